@@ -1,0 +1,72 @@
+//! The `rolecall` command line: one file per subcommand; `main` only parses
+//! and dispatches here.
+
+mod check;
+mod import;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+/// Role assignment for SCIM-synced groups, and microsecond authorization checks.
+#[derive(Debug, Parser)]
+#[command(name = "rolecall", version, about)]
+pub struct Cli {
+    /// Log format on stderr (filter with RUST_LOG, default `info`).
+    #[arg(
+        long,
+        global = true,
+        env = "ROLECALL_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the store and the Authorizer in one process on an embedded database.
+    Serve(serve::ServeArgs),
+    /// Load a data file (JSON or YAML) into the database, in one transaction.
+    Import(import::ImportArgs),
+    /// Ask a running Authorizer for one decision (exit 0 allowed, 1 denied, 2 error).
+    Check(check::CheckArgs),
+}
+
+/// Runs the command; the exit code follows each command's contract.
+pub fn run(cli: Cli) -> ExitCode {
+    crate::telemetry::init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => report(serve::run(args).await),
+            Command::Import(args) => report(import::run(args).await),
+            Command::Check(args) => check::run(args).await,
+        }
+    })
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `rolecall serve`: the store and the Authorizer in one process, on an
+//! embedded SQLite database by default. The quickstart and small installs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use tokio::net::TcpListener;
+
+use crate::datafile::{DataFile, Format};
+use crate::grpc::{self, AuthorizerService};
+use crate::http::{self, HttpState};
+use crate::refresh::Refresher;
+use crate::snapshot::SnapshotHolder;
+use crate::{store, telemetry};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Database: `sqlite://PATH` (created if missing).
+    #[arg(
+        long,
+        env = "ROLECALL_DATABASE_URL",
+        default_value = "sqlite://rolecall.db"
+    )]
+    pub database_url: String,
+
+    /// Address of the gRPC Authorizer (with health and reflection).
+    #[arg(long, env = "ROLECALL_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub grpc_addr: SocketAddr,
+
+    /// Address of the HTTP listener (`/healthz`, `/metrics`).
+    #[arg(long, env = "ROLECALL_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+
+    /// Load the demo data set (`data/demo.yaml`) if the database has no organizations yet.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// How often to look for writes made by other processes (`rolecall import`), in milliseconds.
+    #[arg(long, env = "ROLECALL_REFRESH_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub refresh_interval_ms: u64,
+}
+
+async fn bind(addr: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} for {what}; pass another address with {flag}")
+    })
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let metrics = telemetry::install_metrics()?;
+    let grpc_listener = bind(args.grpc_addr, "gRPC", "--grpc-addr").await?;
+    let http_listener = bind(args.http_addr, "HTTP", "--http-addr").await?;
+    let store = store::open(&args.database_url).await?;
+
+    if args.demo {
+        let state = store.load_state().await?;
+        if state.organizations.is_empty() {
+            let demo = DataFile::parse(store::DEMO_DATA, Format::Yaml, "data/demo.yaml")?;
+            let outcome = store.import(&demo).await.context("data/demo.yaml")?;
+            tracing::info!(revision = outcome.revision, "demo data loaded");
+        } else {
+            tracing::info!("the database already holds organizations; demo data not loaded");
+        }
+    }
+
+    let holder = Arc::new(SnapshotHolder::new());
+    let refresher = Arc::new(Refresher::new(store, Arc::clone(&holder)));
+    let service = AuthorizerService::new(Arc::clone(&holder), refresher.revisions());
+
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let grpc_shutdown = {
+        let mut rx = shutdown_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let (health, grpc_server) = grpc::serve(grpc_listener, service, grpc_shutdown).await;
+    let grpc_task = tokio::spawn(grpc_server);
+
+    let app = http::router(HttpState {
+        holder: Arc::clone(&holder),
+        status: Arc::clone(refresher.status()),
+        metrics,
+    });
+    let http_task = {
+        let mut rx = shutdown_rx.clone();
+        tokio::spawn(async move {
+            axum::serve(http_listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        })
+    };
+    tracing::info!(grpc = %args.grpc_addr, http = %args.http_addr, "listening");
+
+    let revision = refresher
+        .refresh()
+        .await
+        .context("cannot build the first snapshot")?;
+    health.serving().await;
+    tracing::info!(revision, "serving");
+    let follow = tokio::spawn(
+        Arc::clone(&refresher).follow(Duration::from_millis(args.refresh_interval_ms)),
+    );
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    health.not_serving().await;
+    follow.abort();
+    let _ = shutdown_tx.send(true);
+    grpc_task.await?.context("gRPC server failed")?;
+    http_task.await?.context("HTTP server failed")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,344 @@
+//! The gRPC edge: the `rolecall.v1.Authorizer` service over the published
+//! snapshot, plus `grpc.health.v1` and server reflection on the same port.
+//! Inputs are validated here; the engine answers; errors map to gRPC codes.
+
+mod convert;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status};
+
+use crate::engine::{self, InputError};
+use crate::model::Revision;
+use crate::pb::v1 as pb;
+use crate::pb::v1::authorizer_server::{Authorizer, AuthorizerServer};
+use crate::snapshot::{Snapshot, SnapshotHolder};
+use crate::telemetry;
+
+/// Most checks one `BatchCheck` may carry.
+pub const MAX_BATCH: usize = 1000;
+
+/// How long a read waits for `at_least_revision` when the call has no deadline.
+pub const DEFAULT_CONSISTENCY_WAIT: Duration = Duration::from_secs(5);
+
+/// The `Authorizer` service: answers from whatever snapshot the holder has.
+#[derive(Clone)]
+pub struct AuthorizerService {
+    holder: Arc<SnapshotHolder>,
+    revisions: watch::Receiver<Revision>,
+}
+
+impl AuthorizerService {
+    pub fn new(holder: Arc<SnapshotHolder>, revisions: watch::Receiver<Revision>) -> Self {
+        Self { holder, revisions }
+    }
+
+    /// Waits, if asked, until the snapshot in place is at `at_least_revision`.
+    async fn await_consistency(
+        &self,
+        consistency: Option<&pb::Consistency>,
+        deadline: Option<Duration>,
+    ) -> Result<(), Status> {
+        let Some(pb::consistency::Requirement::AtLeastRevision(wanted)) =
+            consistency.and_then(|c| c.requirement)
+        else {
+            return Ok(());
+        };
+        if self.holder.revision().is_some_and(|r| r >= wanted) {
+            return Ok(());
+        }
+        // Answer a little before the caller's deadline, so the caller sees
+        // UNAVAILABLE with the revision rather than its own DEADLINE_EXCEEDED.
+        let wait = match deadline {
+            Some(d) => d.saturating_sub((d / 5).min(Duration::from_millis(200))),
+            None => DEFAULT_CONSISTENCY_WAIT,
+        };
+        let mut rx = self.revisions.clone();
+        let reached = tokio::time::timeout(wait, rx.wait_for(|r| *r >= wanted)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                let have = self.holder.revision().unwrap_or(0);
+                Err(Status::unavailable(format!(
+                    "snapshot is at revision {have}; revision {wanted} was not reached within {} ms",
+                    wait.as_millis()
+                )))
+            }
+        }
+    }
+}
+
+fn invalid(rpc: &'static str, e: InputError) -> Status {
+    refused(rpc, Status::invalid_argument(e.to_string()))
+}
+
+fn refused(rpc: &'static str, status: Status) -> Status {
+    metrics::counter!(telemetry::RPC_ERRORS, "rpc" => rpc, "code" => code_name(status.code()))
+        .increment(1);
+    status
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::InvalidArgument => "invalid_argument",
+        tonic::Code::Unavailable => "unavailable",
+        _ => "other",
+    }
+}
+
+fn no_snapshot() -> Status {
+    Status::unavailable("no snapshot loaded yet; retry shortly")
+}
+
+/// The call's deadline, from the `grpc-timeout` header.
+fn deadline<T>(req: &Request<T>) -> Option<Duration> {
+    let v = req.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+fn decide(snap: &Snapshot, req: &pb::CheckRequest) -> pb::CheckResponse {
+    if req.explain {
+        let d = engine::explain(snap, &req.user, &req.permission, &req.account);
+        pb::CheckResponse {
+            allowed: d.allowed(),
+            revision: snap.revision(),
+            explanation: Some(convert::explanation(
+                &d,
+                &req.user,
+                &req.permission,
+                &req.account,
+            )),
+        }
+    } else {
+        pb::CheckResponse {
+            allowed: engine::check(snap, &req.user, &req.permission, &req.account),
+            revision: snap.revision(),
+            explanation: None,
+        }
+    }
+}
+
+fn count(rpc: &'static str, allowed: bool) {
+    let outcome = if allowed { "allowed" } else { "denied" };
+    metrics::counter!(telemetry::DECISIONS, "rpc" => rpc, "outcome" => outcome).increment(1);
+}
+
+#[tonic::async_trait]
+impl Authorizer for AuthorizerService {
+    async fn check(
+        &self,
+        request: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::CheckResponse>, Status> {
+        let wait = deadline(&request);
+        let req = request.into_inner();
+        engine::validate_check(&req.user, &req.permission, &req.account)
+            .map_err(|e| invalid("check", e))?;
+        self.await_consistency(req.consistency.as_ref(), wait)
+            .await
+            .map_err(|s| refused("check", s))?;
+        let guard = self.holder.load();
+        let snap = guard
+            .as_deref()
+            .ok_or_else(|| refused("check", no_snapshot()))?;
+        let resp = decide(snap, &req);
+        count("check", resp.allowed);
+        Ok(Response::new(resp))
+    }
+
+    async fn batch_check(
+        &self,
+        request: Request<pb::BatchCheckRequest>,
+    ) -> Result<Response<pb::BatchCheckResponse>, Status> {
+        let wait = deadline(&request);
+        let req = request.into_inner();
+        if req.items.len() > MAX_BATCH {
+            return Err(refused(
+                "batch_check",
+                Status::invalid_argument(format!(
+                    "items: {} checks in one batch; at most {MAX_BATCH} are allowed",
+                    req.items.len()
+                )),
+            ));
+        }
+        for (i, item) in req.items.iter().enumerate() {
+            engine::validate_check(&item.user, &item.permission, &item.account).map_err(|e| {
+                refused(
+                    "batch_check",
+                    Status::invalid_argument(format!("items[{i}].{}: {}", e.field, e.message)),
+                )
+            })?;
+        }
+        self.await_consistency(req.consistency.as_ref(), wait)
+            .await
+            .map_err(|s| refused("batch_check", s))?;
+        let guard = self.holder.load();
+        let snap = guard
+            .as_deref()
+            .ok_or_else(|| refused("batch_check", no_snapshot()))?;
+        let results: Vec<_> = req.items.iter().map(|item| decide(snap, item)).collect();
+        let allowed = results.iter().filter(|r| r.allowed).count() as u64;
+        metrics::counter!(telemetry::DECISIONS, "rpc" => "batch_check", "outcome" => "allowed")
+            .increment(allowed);
+        metrics::counter!(telemetry::DECISIONS, "rpc" => "batch_check", "outcome" => "denied")
+            .increment(results.len() as u64 - allowed);
+        Ok(Response::new(pb::BatchCheckResponse {
+            results,
+            revision: snap.revision(),
+        }))
+    }
+
+    async fn list_permissions(
+        &self,
+        request: Request<pb::ListPermissionsRequest>,
+    ) -> Result<Response<pb::ListPermissionsResponse>, Status> {
+        let wait = deadline(&request);
+        let req = request.into_inner();
+        let rpc = "list_permissions";
+        engine::validate_user(&req.user).map_err(|e| invalid(rpc, e))?;
+        engine::validate_account(&req.account).map_err(|e| invalid(rpc, e))?;
+        self.await_consistency(req.consistency.as_ref(), wait)
+            .await
+            .map_err(|s| refused(rpc, s))?;
+        let guard = self.holder.load();
+        let snap = guard
+            .as_deref()
+            .ok_or_else(|| refused(rpc, no_snapshot()))?;
+        let permissions = engine::list_permissions(snap, &req.user, &req.account)
+            .into_iter()
+            .map(ToString::to_string)
+            .collect();
+        Ok(Response::new(pb::ListPermissionsResponse {
+            permissions,
+            revision: snap.revision(),
+        }))
+    }
+
+    async fn lookup_accounts(
+        &self,
+        request: Request<pb::LookupAccountsRequest>,
+    ) -> Result<Response<pb::LookupAccountsResponse>, Status> {
+        let wait = deadline(&request);
+        let req = request.into_inner();
+        let rpc = "lookup_accounts";
+        engine::validate_user(&req.user).map_err(|e| invalid(rpc, e))?;
+        engine::validate_permission(&req.permission).map_err(|e| invalid(rpc, e))?;
+        self.await_consistency(req.consistency.as_ref(), wait)
+            .await
+            .map_err(|s| refused(rpc, s))?;
+        let guard = self.holder.load();
+        let snap = guard
+            .as_deref()
+            .ok_or_else(|| refused(rpc, no_snapshot()))?;
+        let accounts = engine::lookup_accounts(snap, &req.user, &req.permission)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        Ok(Response::new(pb::LookupAccountsResponse {
+            accounts,
+            revision: snap.revision(),
+        }))
+    }
+
+    async fn lookup_users(
+        &self,
+        request: Request<pb::LookupUsersRequest>,
+    ) -> Result<Response<pb::LookupUsersResponse>, Status> {
+        let wait = deadline(&request);
+        let req = request.into_inner();
+        let rpc = "lookup_users";
+        engine::validate_permission(&req.permission).map_err(|e| invalid(rpc, e))?;
+        engine::validate_account(&req.account).map_err(|e| invalid(rpc, e))?;
+        self.await_consistency(req.consistency.as_ref(), wait)
+            .await
+            .map_err(|s| refused(rpc, s))?;
+        let guard = self.holder.load();
+        let snap = guard
+            .as_deref()
+            .ok_or_else(|| refused(rpc, no_snapshot()))?;
+        let users = engine::lookup_users(snap, &req.permission, &req.account)
+            .iter()
+            .map(convert::user_access)
+            .collect();
+        Ok(Response::new(pb::LookupUsersResponse {
+            users,
+            revision: snap.revision(),
+        }))
+    }
+}
+
+/// Sets the health of the Authorizer (and of the server as a whole).
+#[derive(Clone)]
+pub struct Health {
+    reporter: tonic_health::server::HealthReporter,
+}
+
+impl Health {
+    pub async fn serving(&self) {
+        self.reporter
+            .set_serving::<AuthorizerServer<AuthorizerService>>()
+            .await;
+        self.reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+    }
+
+    pub async fn not_serving(&self) {
+        self.reporter
+            .set_not_serving::<AuthorizerServer<AuthorizerService>>()
+            .await;
+        self.reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+}
+
+/// Serves the Authorizer, health (NOT_SERVING until told otherwise) and
+/// reflection on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    service: AuthorizerService,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (
+    Health,
+    impl Future<Output = Result<(), tonic::transport::Error>>,
+) {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let health = Health { reporter };
+    health.not_serving().await;
+    let server = async move {
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .expect("embedded descriptor sets are valid");
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .expect("embedded descriptor sets are valid");
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(AuthorizerServer::new(service))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await
+    };
+    (health, server)
+}

@@ -1,0 +1,18 @@
+//! rolecall: role assignment for SCIM-synced groups, and the authorization
+//! decisions that follow from it.
+//!
+//! The pure core — [`model`], [`snapshot`], [`engine`] — does no I/O and knows
+//! nothing of tokio, sqlx, tonic or axum. The adapters around it — [`store`],
+//! [`grpc`], [`http`], [`cli`] — live at the edge.
+
+pub mod cli;
+pub mod datafile;
+pub mod engine;
+pub mod grpc;
+pub mod http;
+pub mod model;
+pub mod pb;
+pub mod refresh;
+pub mod snapshot;
+pub mod store;
+pub mod telemetry;
