@@ -379,7 +379,7 @@ fn generate(sizes: &Sizes, rng: &mut Rng) -> State {
     }
     // The side organization: groups whose roles do not count (saml), and
     // a view_only role of its own for every tenth person.
-    for k in 0..4 {
+    for (k, role) in roles.iter().take(4).enumerate() {
         let g = GroupId::new_unchecked(format!("side_g{k}"));
         st.groups.push(Group {
             id: g.clone(),
@@ -392,11 +392,10 @@ fn generate(sizes: &Sizes, rng: &mut Rng) -> State {
                 member: Member::User(UserId::new_unchecked(format!("s{i}"))),
             });
         }
-        let role = roles[k].clone();
         assign(
             &mut st,
             Subject::Group(g),
-            &role,
+            role,
             Scope::Organization(org_side.clone()),
             &dir_side,
         );
@@ -486,11 +485,8 @@ fn queries(st: &State, snap: &Snapshot, rng: &mut Rng) -> Queries {
         tries += 1;
         assert!(tries < 200_000_000, "cannot find enough allowed checks");
         let u = *rng.pick(&main_users);
-        let query = q(
-            user_ref(rng, u),
-            *rng.pick(&PERMISSIONS),
-            &rng.pick(&main_accounts).id.to_string(),
-        );
+        let perm = *rng.pick(&PERMISSIONS);
+        let query = q(user_ref(rng, u), perm, rng.pick(&main_accounts).id.as_str());
         if engine::check(snap, &query.user, query.permission, &query.account) {
             hit.push(query);
         }
@@ -554,7 +550,7 @@ fn fixture(smoke: bool) -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let sizes = Sizes::from_env(smoke);
-        let mut rng = Rng(0x5EED_0F_C0FFEE);
+        let mut rng = Rng(0x5EED_C0FF_EE00_0001);
         let t = Instant::now();
         let state = generate(&sizes, &mut rng);
         let generated = t.elapsed();

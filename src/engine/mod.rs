@@ -306,7 +306,7 @@ pub fn explain<'s>(
     }
 }
 
-/// The patterns (wildcards as granted) `user` holds on `account`, sorted.
+/// The patterns (wildcards as granted) `user` holds on `account`, sorted as strings.
 pub fn list_permissions<'s>(
     snap: &'s Snapshot,
     user: &str,
@@ -321,7 +321,7 @@ pub fn list_permissions<'s>(
         .filter(|g| snap.scopes[g.scope as usize].covers(r.account, r.org))
         .flat_map(|g| snap.roles[g.role as usize].patterns.iter())
         .collect();
-    out.sort();
+    out.sort_by_cached_key(|p| p.to_string());
     out.dedup();
     out
 }
