@@ -554,9 +554,11 @@ fn fixture(smoke: bool) -> &'static Fixture {
         let t = Instant::now();
         let state = generate(&sizes, &mut rng);
         let generated = t.elapsed();
+        let rss_before = resident_bytes();
         let t = Instant::now();
         let snap = snapshot::build(&state).expect("the generated state builds");
         let built = t.elapsed();
+        let rss_after = resident_bytes();
         let queries = queries(&state, &snap, &mut rng);
         eprintln!(
             "fixture: {} users, {} groups, {} memberships, {} accounts, {} role assignments \
@@ -573,12 +575,25 @@ fn fixture(smoke: bool) -> &'static Fixture {
             snap.heap_bytes(),
             snap.heap_bytes() as f64 / (1024.0 * 1024.0),
         );
+        if let (Some(before), Some(after)) = (rss_before, rss_after) {
+            eprintln!(
+                "snapshot: resident memory grew by {:.1} MiB during the build",
+                after.saturating_sub(before) as f64 / (1024.0 * 1024.0),
+            );
+        }
         Fixture {
             state,
             snap,
             queries,
         }
     })
+}
+
+/// Resident set size of this process (Linux `/proc/self/statm`), if readable.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }
 
 // === latency percentiles, outside criterion ===
