@@ -13,6 +13,7 @@ pub mod http;
 pub mod model;
 pub mod pb;
 pub mod refresh;
+pub mod scim;
 pub mod snapshot;
 pub mod store;
 pub mod telemetry;

@@ -2,8 +2,10 @@
 //! and dispatches here.
 
 mod check;
+mod directory;
 mod import;
 mod serve;
+mod sync_log;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,10 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Ask a running Authorizer for one decision (exit 0 allowed, 1 denied, 2 error).
     Check(check::CheckArgs),
+    /// Manage a directory: SCIM tokens, verified-domain enforcement.
+    Directory(directory::DirectoryArgs),
+    /// Show recent SCIM requests and their outcome, newest first.
+    SyncLog(sync_log::SyncLogArgs),
 }
 
 /// Runs the command; the exit code follows each command's contract.
@@ -57,6 +63,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve(args) => report(serve::run(args).await),
             Command::Import(args) => report(import::run(args).await),
             Command::Check(args) => check::run(args).await,
+            Command::Directory(args) => report(directory::run(args).await),
+            Command::SyncLog(args) => report(sync_log::run(args).await),
         }
     })
 }

@@ -13,6 +13,7 @@ use crate::datafile::{DataFile, Format};
 use crate::grpc::{self, AuthorizerService};
 use crate::http::{self, HttpState};
 use crate::refresh::Refresher;
+use crate::scim::{self, routes::ScimState};
 use crate::snapshot::SnapshotHolder;
 use crate::{store, telemetry};
 
@@ -30,13 +31,18 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLECALL_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
 
-    /// Address of the HTTP listener (`/healthz`, `/metrics`).
+    /// Address of the HTTP listener (SCIM at `/scim/v2`, `/healthz`, `/metrics`).
     #[arg(long, env = "ROLECALL_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
 
     /// Load the demo data set (`data/demo.yaml`) if the database has no organizations yet.
     #[arg(long)]
     pub demo: bool,
+
+    /// Public base URL of the SCIM endpoint (`https://rolecall.example.com/scim/v2`),
+    /// for `meta.location` and `$ref`; by default it is built from the request's `Host`.
+    #[arg(long, env = "ROLECALL_PUBLIC_SCIM_URL")]
+    pub public_scim_url: Option<String>,
 
     /// How often to look for writes made by other processes (`rolecall import`), in milliseconds.
     #[arg(long, env = "ROLECALL_REFRESH_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
@@ -67,7 +73,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let holder = Arc::new(SnapshotHolder::new());
-    let refresher = Arc::new(Refresher::new(store, Arc::clone(&holder)));
+    let refresher = Arc::new(Refresher::new(Arc::clone(&store), Arc::clone(&holder)));
     let service = AuthorizerService::new(Arc::clone(&holder), refresher.revisions());
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -80,11 +86,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (health, grpc_server) = grpc::serve(grpc_listener, service, grpc_shutdown).await;
     let grpc_task = tokio::spawn(grpc_server);
 
+    let scim = scim::routes::router(ScimState {
+        store: Arc::clone(&store),
+        refresher: Arc::clone(&refresher),
+        public_url: args.public_scim_url.clone(),
+    });
     let app = http::router(HttpState {
         holder: Arc::clone(&holder),
         status: Arc::clone(refresher.status()),
         metrics,
-    });
+    })
+    .nest("/scim/v2", scim);
     let http_task = {
         let mut rx = shutdown_rx.clone();
         tokio::spawn(async move {

@@ -3,6 +3,7 @@
 //! transaction that bumps the revision and appends to the change log.
 
 mod import;
+pub mod scim;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -10,7 +11,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::datafile::DataFile;
-use crate::model::{Revision, State};
+use crate::model::{DirectoryId, Revision, State};
+use scim::{
+    DirectoryInfo, GroupLookup, GroupRecord, GroupWrite, MembersChange, ScimToken, SyncLogEntry,
+    UserLookup, UserRecord, UserWrite, Written,
+};
 
 /// An entry of a data file that cannot be imported, named by section and
 /// index (`users[3]`) and field (`userName`).
@@ -36,6 +41,15 @@ pub enum StoreError {
     Import(#[from] ImportError),
     #[error("database error: {0}")]
     Database(String),
+    /// A resource that does not exist (or not in this directory).
+    #[error("{what} `{id}` not found")]
+    NotFound { what: &'static str, id: String },
+    /// A uniqueness constraint: `attribute` already has this value.
+    #[error("{message}")]
+    Conflict { attribute: String, message: String },
+    /// `If-Match` named a version that is no longer current.
+    #[error("the resource is at version {current}, not the version given")]
+    VersionMismatch { current: u64 },
 }
 
 /// What an import did.
@@ -76,6 +90,114 @@ pub trait Store: Send + Sync + 'static {
 
     /// Change log entries after `after`, oldest first, at most `limit`.
     async fn changes_since(&self, after: Revision, limit: u32) -> Result<Vec<Change>, StoreError>;
+
+    // === SCIM ===
+    // Every write below is one durable transaction that bumps the revision and
+    // appends to the change log; `if_version` (from `If-Match`) makes it fail
+    // with `VersionMismatch`, writing nothing, when the resource moved on.
+    // Every call is confined to `dir`: another directory's ids are `NotFound`.
+
+    async fn directory(&self, dir: &DirectoryId) -> Result<Option<DirectoryInfo>, StoreError>;
+    /// Turns verified-domain enforcement on or off for a directory.
+    async fn set_domain_enforcement(
+        &self,
+        dir: &DirectoryId,
+        enforce: bool,
+    ) -> Result<Revision, StoreError>;
+
+    /// Mints a token; returns it with its secret, which is never stored (only its hash).
+    async fn create_scim_token(&self, dir: &DirectoryId)
+    -> Result<(ScimToken, String), StoreError>;
+    /// The directory and token id a live secret belongs to (compared in constant
+    /// time); records the use.
+    async fn authenticate_scim(
+        &self,
+        secret: &str,
+    ) -> Result<Option<(DirectoryId, String)>, StoreError>;
+    async fn list_scim_tokens(&self, dir: &DirectoryId) -> Result<Vec<ScimToken>, StoreError>;
+    async fn revoke_scim_token(&self, dir: &DirectoryId, token_id: &str) -> Result<(), StoreError>;
+
+    /// `Conflict` when the userName (case-insensitive) is taken in `dir`.
+    async fn create_user(
+        &self,
+        dir: &DirectoryId,
+        user: UserWrite,
+    ) -> Result<Written<UserRecord>, StoreError>;
+    async fn get_user(&self, dir: &DirectoryId, id: &str)
+    -> Result<Option<UserRecord>, StoreError>;
+    /// Users matching the lookup, in a stable order (creation, then id).
+    async fn find_users(
+        &self,
+        dir: &DirectoryId,
+        lookup: &UserLookup,
+    ) -> Result<Vec<UserRecord>, StoreError>;
+    async fn replace_user(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+        user: UserWrite,
+        if_version: Option<u64>,
+    ) -> Result<Written<UserRecord>, StoreError>;
+    /// Deletes the user, its memberships and its role assignments.
+    async fn delete_user(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+        if_version: Option<u64>,
+    ) -> Result<Revision, StoreError>;
+    /// Groups the user is a direct member of: (id, displayName).
+    async fn user_groups(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// `Conflict` when the displayName (case-insensitive) is taken in `dir`.
+    async fn create_group(
+        &self,
+        dir: &DirectoryId,
+        group: GroupWrite,
+        members: Vec<String>,
+    ) -> Result<Written<GroupRecord>, StoreError>;
+    async fn get_group(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+        members: bool,
+    ) -> Result<Option<GroupRecord>, StoreError>;
+    async fn find_groups(
+        &self,
+        dir: &DirectoryId,
+        lookup: &GroupLookup,
+        members: bool,
+    ) -> Result<Vec<GroupRecord>, StoreError>;
+    /// Changes a group's own attributes (when `group` is given) and its members,
+    /// without loading the member list. The returned record has no `members`.
+    async fn update_group(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+        group: Option<GroupWrite>,
+        members: MembersChange,
+        if_version: Option<u64>,
+    ) -> Result<Written<GroupRecord>, StoreError>;
+    /// Deletes the group, its memberships (both ways) and its role assignments.
+    async fn delete_group(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+        if_version: Option<u64>,
+    ) -> Result<Revision, StoreError>;
+
+    /// Appends to the sync log (bounded: the oldest entries go first).
+    async fn append_sync_log(&self, entry: SyncLogEntry) -> Result<(), StoreError>;
+    /// Newest first; `before` pages by entry id.
+    async fn sync_log(
+        &self,
+        dir: Option<&DirectoryId>,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<SyncLogEntry>, StoreError>;
 }
 
 /// Opens the store named by `url` (`sqlite://PATH`, `sqlite::memory:`),

@@ -7,21 +7,38 @@
 //! one revision and do not wait for writers.
 //!
 //! The schema is in `migrations/sqlite/`, embedded in the binary.
+//!
+//! Modules: `open` (connections, migrations), `read` (the whole state),
+//! `write` (data-file imports), `scim` (SCIM users, groups and members, and
+//! the directory settings SCIM reads), `tokens` (SCIM bearer tokens) and
+//! `sync_log` (recent SCIM requests). Only writes that change what the
+//! decision or an operator sees bump the revision: tokens and the sync log
+//! do not.
 
 mod open;
 mod read;
+mod scim;
+mod sync_log;
+mod tokens;
 mod write;
 
+use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use sqlx::{Row, SqliteConnection, SqlitePool};
-use tokio::sync::Mutex;
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
 
 use super::import::{self, Source};
+use super::scim::{
+    DirectoryInfo, GroupLookup, GroupRecord, GroupWrite, MembersChange, ScimToken, SyncLogEntry,
+    UserLookup, UserRecord, UserWrite, Written,
+};
 use super::{Change, DEFAULT_ROLES, ImportOutcome, Store, StoreError};
 use crate::datafile::{DataFile, Format};
-use crate::model::{Revision, State};
+use crate::model::{DirectoryId, Revision, State};
+
+pub use sync_log::DEFAULT_CAPACITY as DEFAULT_SYNC_LOG_CAPACITY;
 
 /// A rolecall store in SQLite.
 ///
@@ -38,6 +55,10 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Queues writers without a deadline of the pool's.
     write_lock: Mutex<()>,
+    /// Sync log entries kept per directory.
+    sync_log_capacity: u32,
+    /// Appends per directory since its last prune (`None`: no directory).
+    sync_log_appends: std::sync::Mutex<HashMap<Option<DirectoryId>, u32>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -56,6 +77,8 @@ impl SqliteStore {
             writer,
             reader,
             write_lock: Mutex::new(()),
+            sync_log_capacity: DEFAULT_SYNC_LOG_CAPACITY,
+            sync_log_appends: std::sync::Mutex::new(HashMap::new()),
         };
         let catalog =
             DataFile::parse(DEFAULT_ROLES, Format::Yaml, "data/roles.yaml").map_err(|e| {
@@ -71,6 +94,15 @@ impl SqliteStore {
                 e => e,
             })?;
         Ok(store)
+    }
+
+    /// Keeps at most about `capacity` sync log entries per directory
+    /// (default [`DEFAULT_SYNC_LOG_CAPACITY`]; at least 1); see
+    /// [`Store::append_sync_log`].
+    #[must_use]
+    pub fn with_sync_log_capacity(mut self, capacity: u32) -> Self {
+        self.sync_log_capacity = capacity.max(1);
+        self
     }
 
     /// Closes the connections, waiting for the ones in use.
@@ -114,6 +146,58 @@ impl SqliteStore {
             changed: true,
         })
     }
+
+    /// Takes the writer's turn and starts a `BEGIN IMMEDIATE` transaction.
+    async fn begin_write(
+        &self,
+    ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>), StoreError> {
+        let queue = self.write_lock.lock().await;
+        let tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error("cannot start a write"))?;
+        Ok((queue, tx))
+    }
+
+    /// Starts a read transaction: one revision throughout.
+    async fn begin_read(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.reader
+            .begin()
+            .await
+            .map_err(db_error("cannot start a read"))
+    }
+
+    /// Records that a token was used, unless it was within the last minute.
+    /// A failure is logged, not returned: the request goes on.
+    async fn record_token_use(&self, token_id: &str, last_used_ms: Option<i64>) {
+        let now = now_ms();
+        if last_used_ms.is_some_and(|t| now - t < tokens::LAST_USED_RESOLUTION_MS && t <= now) {
+            return;
+        }
+        let _queue = self.write_lock.lock().await;
+        let done = sqlx::query("UPDATE scim_tokens SET last_used_ms = ? WHERE id = ?")
+            .bind(now)
+            .bind(token_id.to_owned())
+            .execute(&self.writer)
+            .await;
+        if let Err(e) = done {
+            tracing::warn!(token = token_id, error = %e, "cannot record the use of a SCIM token");
+        }
+    }
+}
+
+/// Commits `tx` when `wrote`, else rolls it back.
+async fn finish(tx: Transaction<'static, Sqlite>, wrote: bool) -> Result<(), StoreError> {
+    if wrote {
+        tx.commit().await.map_err(db_error("cannot commit"))
+    } else {
+        tx.rollback().await.map_err(db_error("cannot end a read"))
+    }
+}
+
+async fn commit(tx: Transaction<'static, Sqlite>) -> Result<(), StoreError> {
+    finish(tx, true).await
 }
 
 #[async_trait]
@@ -162,6 +246,279 @@ impl Store for SqliteStore {
             })
             .collect()
     }
+
+    async fn directory(&self, dir: &DirectoryId) -> Result<Option<DirectoryInfo>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let info = scim::directory(&mut tx, dir).await?;
+        finish(tx, false).await?;
+        Ok(info)
+    }
+
+    /// Bumps the revision (and logs `admin.directory.enforce_domains`) when
+    /// the setting changes: it decides nothing, but it is an admin change that
+    /// sidecars and operators see in the change log. Setting it to what it is
+    /// writes nothing.
+    async fn set_domain_enforcement(
+        &self,
+        dir: &DirectoryId,
+        enforce: bool,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let (revision, wrote) =
+            scim::set_domain_enforcement(&mut tx, dir, enforce, now_ms()).await?;
+        finish(tx, wrote).await?;
+        Ok(revision)
+    }
+
+    /// Tokens are not part of the decision: minting one bumps no revision and
+    /// writes no change-log row; it is committed before it is returned.
+    async fn create_scim_token(
+        &self,
+        dir: &DirectoryId,
+    ) -> Result<(ScimToken, String), StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let created = tokens::create(&mut tx, dir, now_ms()).await?;
+        commit(tx).await?;
+        Ok(created)
+    }
+
+    /// Finds the live token by the secret's SHA-256 (a UNIQUE key), compares
+    /// the hashes in constant time, and records the use (at most once a
+    /// minute, one UPDATE, no revision).
+    async fn authenticate_scim(
+        &self,
+        secret: &str,
+    ) -> Result<Option<(DirectoryId, String)>, StoreError> {
+        let mut conn = self
+            .reader
+            .acquire()
+            .await
+            .map_err(db_error("cannot read the SCIM tokens"))?;
+        let found = tokens::find(&mut conn, secret).await?;
+        drop(conn);
+        let Some((dir, id, last_used_ms)) = found else {
+            return Ok(None);
+        };
+        self.record_token_use(&id, last_used_ms).await;
+        Ok(Some((dir, id)))
+    }
+
+    /// Every token of the directory, revoked ones too, oldest first;
+    /// `NotFound` for a directory that does not exist.
+    async fn list_scim_tokens(&self, dir: &DirectoryId) -> Result<Vec<ScimToken>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let exists = scim::directory(&mut tx, dir).await?.is_some();
+        let list = tokens::list(&mut tx, dir).await?;
+        finish(tx, false).await?;
+        if !exists {
+            return Err(StoreError::NotFound {
+                what: "directory",
+                id: dir.as_str().to_owned(),
+            });
+        }
+        Ok(list)
+    }
+
+    /// Durable, but no revision (see [`Store::create_scim_token`]).
+    /// Revoking a revoked token again is no error and keeps the first time.
+    async fn revoke_scim_token(&self, dir: &DirectoryId, token_id: &str) -> Result<(), StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        tokens::revoke(&mut tx, dir, token_id, now_ms()).await?;
+        commit(tx).await
+    }
+
+    async fn create_user(
+        &self,
+        dir: &DirectoryId,
+        user: UserWrite,
+    ) -> Result<Written<UserRecord>, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let written = scim::create_user(&mut tx, dir, user, now_ms()).await?;
+        commit(tx).await?;
+        Ok(written)
+    }
+
+    async fn get_user(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let user = scim::get_user(&mut tx, dir, id).await?;
+        finish(tx, false).await?;
+        Ok(user)
+    }
+
+    async fn find_users(
+        &self,
+        dir: &DirectoryId,
+        lookup: &UserLookup,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let users = scim::find_users(&mut tx, dir, lookup).await?;
+        finish(tx, false).await?;
+        Ok(users)
+    }
+
+    /// A replace that would change nothing writes nothing: it returns the
+    /// user as it is, at its version, and the current revision.
+    async fn replace_user(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+        user: UserWrite,
+        if_version: Option<u64>,
+    ) -> Result<Written<UserRecord>, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let (written, wrote) =
+            scim::replace_user(&mut tx, dir, id, user, if_version, now_ms()).await?;
+        finish(tx, wrote).await?;
+        Ok(written)
+    }
+
+    async fn delete_user(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+        if_version: Option<u64>,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let revision = scim::delete_user(&mut tx, dir, id, if_version, now_ms()).await?;
+        commit(tx).await?;
+        Ok(revision)
+    }
+
+    /// Ordered by displayName (case-insensitive), then id; empty for a user
+    /// that is not in `dir`.
+    async fn user_groups(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let groups = scim::user_groups(&mut tx, dir, id).await?;
+        finish(tx, false).await?;
+        Ok(groups)
+    }
+
+    /// The returned record has its members (users first, then groups, each
+    /// by id). A member id that is no user or group of `dir` is skipped and
+    /// reported.
+    async fn create_group(
+        &self,
+        dir: &DirectoryId,
+        group: GroupWrite,
+        members: Vec<String>,
+    ) -> Result<Written<GroupRecord>, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let written = scim::create_group(&mut tx, dir, group, members, now_ms()).await?;
+        commit(tx).await?;
+        Ok(written)
+    }
+
+    async fn get_group(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+        members: bool,
+    ) -> Result<Option<GroupRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let group = scim::get_group(&mut tx, dir, id, members).await?;
+        finish(tx, false).await?;
+        Ok(group)
+    }
+
+    async fn find_groups(
+        &self,
+        dir: &DirectoryId,
+        lookup: &GroupLookup,
+        members: bool,
+    ) -> Result<Vec<GroupRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let groups = scim::find_groups(&mut tx, dir, lookup, members).await?;
+        finish(tx, false).await?;
+        Ok(groups)
+    }
+
+    /// Applies `members.replace`, then `add`, then `remove`, in SQL, without
+    /// reading the member list. The group's version and the revision go up
+    /// by one when anything changed; an update that changes nothing (adding
+    /// members already there, say) writes nothing and returns the group as it
+    /// is and the current revision. Ids that are no user or group of `dir`
+    /// (or the group itself) are skipped and reported, in every list.
+    async fn update_group(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+        group: Option<GroupWrite>,
+        members: MembersChange,
+        if_version: Option<u64>,
+    ) -> Result<Written<GroupRecord>, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let (written, wrote) =
+            scim::update_group(&mut tx, dir, id, group, members, if_version, now_ms()).await?;
+        finish(tx, wrote).await?;
+        Ok(written)
+    }
+
+    async fn delete_group(
+        &self,
+        dir: &DirectoryId,
+        id: &str,
+        if_version: Option<u64>,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let revision = scim::delete_group(&mut tx, dir, id, if_version, now_ms()).await?;
+        commit(tx).await?;
+        Ok(revision)
+    }
+
+    /// Bounded per directory (entries without one count as one more
+    /// directory): every hundredth of the capacity appends for a directory
+    /// (between 1 and 100 appends), its entries beyond the newest `capacity`
+    /// ([`SqliteStore::with_sync_log_capacity`], 10,000 by default) are
+    /// deleted. No revision: the log decides nothing.
+    async fn append_sync_log(&self, entry: SyncLogEntry) -> Result<(), StoreError> {
+        let prune = {
+            let mut appends = self
+                .sync_log_appends
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let n = appends.entry(entry.directory.clone()).or_insert(0);
+            *n += 1;
+            let due = *n >= sync_log::prune_every(self.sync_log_capacity);
+            if due {
+                *n = 0;
+            }
+            due
+        };
+        let (_queue, mut tx) = self.begin_write().await?;
+        sync_log::append(&mut tx, &entry).await?;
+        if prune {
+            sync_log::prune(&mut tx, entry.directory.as_ref(), self.sync_log_capacity).await?;
+        }
+        commit(tx).await
+    }
+
+    async fn sync_log(
+        &self,
+        dir: Option<&DirectoryId>,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<SyncLogEntry>, StoreError> {
+        let mut conn = self
+            .reader
+            .acquire()
+            .await
+            .map_err(db_error("cannot read the sync log"))?;
+        sync_log::list(&mut conn, dir, limit, before).await
+    }
+}
+
+/// Folds an email address for lookups (`emails eq "..."` is
+/// case-insensitive).
+fn fold_email(s: &str) -> String {
+    s.trim().to_lowercase()
 }
 
 async fn current_revision(conn: &mut SqliteConnection) -> Result<Revision, StoreError> {

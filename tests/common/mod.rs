@@ -422,3 +422,289 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
         data = data.get(size + 2..)?;
     }
 }
+
+// === HTTP with any method; SCIM ===
+
+/// How long one HTTP request may take (a 10,000-member PATCH included).
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long the background sync-log writer may take to record a request.
+pub const SYNC_LOG_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl HttpResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.lines().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// The body as JSON (`Null` when empty).
+    pub fn json(&self) -> serde_json::Value {
+        if self.body.trim().is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("the body is not JSON ({e}): {self:#?}"))
+    }
+}
+
+/// `METHOD PATH` over HTTP/1.1 with `Connection: close`, extra headers and an
+/// optional body (sent with its `Content-Length`).
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> HttpResponse {
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
+    head.push_str("\r\n");
+    let mut request = head.into_bytes();
+    if let Some(b) = body {
+        request.extend_from_slice(b);
+    }
+    let fetch = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.write_all(&request).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        std::io::Result::Ok(raw)
+    };
+    let raw = tokio::time::timeout(HTTP_TIMEOUT, fetch)
+        .await
+        .unwrap_or_else(|_| panic!("{method} {path} on {addr} timed out"))
+        .unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"));
+    parse_http(&raw)
+        .unwrap_or_else(|| panic!("malformed HTTP response: {}", String::from_utf8_lossy(&raw)))
+}
+
+/// A SCIM client of one directory: `/scim/v2` on a server's HTTP port, with
+/// its bearer token (or none).
+#[derive(Debug, Clone)]
+pub struct Scim {
+    pub addr: SocketAddr,
+    pub token: Option<String>,
+    pub user_agent: String,
+}
+
+impl Scim {
+    pub fn new(addr: SocketAddr, token: &str) -> Self {
+        Self {
+            addr,
+            token: Some(token.to_owned()),
+            user_agent: "rolecall-tests".to_owned(),
+        }
+    }
+
+    pub fn without_token(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            token: None,
+            user_agent: "rolecall-tests".to_owned(),
+        }
+    }
+
+    pub fn with_user_agent(mut self, user_agent: &str) -> Self {
+        self.user_agent = user_agent.to_owned();
+        self
+    }
+
+    /// `METHOD /scim/v2PATH` with a JSON body (as `application/scim+json`)
+    /// and extra headers.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> HttpResponse {
+        let text = body.map(|b| b.to_string());
+        self.send_raw(
+            method,
+            path,
+            text.as_deref().map(str::as_bytes),
+            "application/scim+json",
+            headers,
+        )
+        .await
+    }
+
+    /// `METHOD /scim/v2PATH` with `body` as given, of `content_type`.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> HttpResponse {
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut all: Vec<(&str, &str)> = vec![("User-Agent", &self.user_agent)];
+        if let Some(a) = &auth {
+            all.push(("Authorization", a));
+        }
+        if body.is_some() {
+            all.push(("Content-Type", content_type));
+        }
+        all.extend_from_slice(headers);
+        http_request(self.addr, method, &format!("/scim/v2{path}"), &all, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> HttpResponse {
+        self.send("GET", path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> HttpResponse {
+        self.send("POST", path, Some(body), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, body: &serde_json::Value) -> HttpResponse {
+        self.send("PUT", path, Some(body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> HttpResponse {
+        self.send("PATCH", path, Some(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> HttpResponse {
+        self.send("DELETE", path, None, &[]).await
+    }
+}
+
+/// A SCIM token as `rolecall directory token create` prints it.
+#[derive(Debug, Clone)]
+pub struct ScimToken {
+    pub id: String,
+    pub secret: String,
+}
+
+/// `rolecall directory token create DIR`: the secret from stdout, the token
+/// id from the note on stderr.
+pub async fn scim_token(db_url: &str, directory: &str) -> ScimToken {
+    let run = rolecall([
+        "directory",
+        "token",
+        "create",
+        directory,
+        "--database-url",
+        db_url,
+    ])
+    .await;
+    assert!(run.success(), "token create failed: {run:#?}");
+    let secret = run.stdout.trim().to_owned();
+    assert!(
+        !secret.is_empty() && !secret.contains(char::is_whitespace),
+        "stdout should be the secret alone: {run:#?}"
+    );
+    let id = run
+        .stderr
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no token id on stderr: {run:#?}"))
+        .to_owned();
+    ScimToken { id, secret }
+}
+
+/// `rolecall directory token revoke DIR ID`.
+pub async fn revoke_scim_token(db_url: &str, directory: &str, token_id: &str) {
+    let run = rolecall([
+        "directory",
+        "token",
+        "revoke",
+        directory,
+        token_id,
+        "--database-url",
+        db_url,
+    ])
+    .await;
+    assert!(run.success(), "token revoke failed: {run:#?}");
+}
+
+/// `rolecall sync-log --json` (newest first): the raw output.
+pub async fn sync_log_raw(db_url: &str) -> String {
+    let run = rolecall([
+        "sync-log",
+        "--json",
+        "--limit",
+        "1000",
+        "--database-url",
+        db_url,
+    ])
+    .await;
+    assert!(run.success(), "sync-log failed: {run:#?}");
+    run.stdout
+}
+
+/// `rolecall sync-log --json` (newest first), one value per entry.
+pub async fn sync_log(db_url: &str) -> Vec<serde_json::Value> {
+    sync_log_raw(db_url)
+        .await
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("sync-log line `{l}`: {e}")))
+        .collect()
+}
+
+/// Polls the sync log (written in the background) until an entry satisfies
+/// `pred`; returns it.
+pub async fn wait_for_sync_log(
+    db_url: &str,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let entries = sync_log(db_url).await;
+        if let Some(e) = entries.iter().find(|e| pred(e)) {
+            return e.clone();
+        }
+        if started.elapsed() > SYNC_LOG_TIMEOUT {
+            panic!("no sync log entry {what} within {SYNC_LOG_TIMEOUT:?}; the log:\n{entries:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Writes `data` as a JSON data file named `name` next to the database and
+/// imports it; returns the revision.
+pub async fn import_json(db: &Db, name: &str, data: &serde_json::Value) -> u64 {
+    let path = db.dir().join(name);
+    std::fs::write(&path, data.to_string()).expect("write a data file");
+    import_ok(&db.url(), &[&path]).await
+}
+
+/// One explained decision: whether it is allowed, and the deny reason.
+/// With `min_revision`, the answer comes from a snapshot at or after it.
+pub async fn decide(
+    server: &Server,
+    user: &str,
+    permission: &str,
+    account: &str,
+    min_revision: Option<u64>,
+) -> (bool, pb::DenyReason) {
+    let mut client = server.authorizer().await;
+    let mut req = tonic::Request::new(pb::CheckRequest {
+        consistency: min_revision.and_then(at_least),
+        ..check_req(user, permission, account, true)
+    });
+    req.set_timeout(Duration::from_secs(20));
+    let resp = client
+        .check(req)
+        .await
+        .unwrap_or_else(|s| panic!("check {user} {permission} {account}: {s:?}"))
+        .into_inner();
+    let reason = resp
+        .explanation
+        .map(|e| pb::DenyReason::try_from(e.deny_reason).unwrap_or(pb::DenyReason::Unspecified))
+        .unwrap_or(pb::DenyReason::Unspecified);
+    (resp.allowed, reason)
+}

@@ -14,11 +14,18 @@ use sqlx::{SqlSafeStr, SqliteConnection, SqlitePool};
 use crate::store::StoreError;
 
 /// The schema, in order. A released migration never changes: add a file.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "scim",
+        include_str!("../../../migrations/sqlite/0002_scim.sql"),
+    ),
+];
 
 /// How long a connection waits for a lock held by another process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -107,7 +114,7 @@ pub(super) async fn connect(url: &str) -> Result<(SqlitePool, SqlitePool), Store
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(|e| classify(url, &target, &e))?;
-    check_schema(url, &target, &mut tx).await?;
+    let before = check_schema(url, &target, &mut tx).await?;
     migrate(&mut tx).await.map_err(|e| match e {
         MigrateError::VersionMissing(v) => newer(url, v),
         MigrateError::VersionMismatch(v) => fail(
@@ -130,6 +137,12 @@ pub(super) async fn connect(url: &str) -> Result<(SqlitePool, SqlitePool), Store
             "point --database-url at a new file, or restore the database from a backup".to_owned(),
         ),
     })?;
+    // Schema version 2 adds the email index; rolecall fills it for the users
+    // already there (it folds like rolecall does, which SQL's `lower()`,
+    // ASCII only, could not), in the same transaction as the migration.
+    if before.is_some_and(|v| v < 2) {
+        super::scim::index_all_emails(&mut tx).await?;
+    }
     tx.commit().await.map_err(|e| classify(url, &target, &e))?;
 
     let reader = match target {
@@ -150,12 +163,13 @@ fn is_memory(url: &str) -> bool {
 }
 
 /// Refuses a SQLite database that rolecall did not create, and one made by a
-/// newer rolecall, before the migrator touches it.
+/// newer rolecall, before the migrator touches it. Returns the schema version
+/// found (`None` for a new database).
 async fn check_schema(
     url: &str,
     target: &Target,
     conn: &mut SqliteConnection,
-) -> Result<(), StoreError> {
+) -> Result<Option<i64>, StoreError> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
     )
@@ -163,7 +177,7 @@ async fn check_schema(
     .await
     .map_err(|e| classify(url, target, &e))?;
     if tables.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     if !tables.iter().any(|t| t == "_sqlx_migrations") {
         return Err(StoreError::Open {
@@ -184,7 +198,7 @@ async fn check_schema(
         .map_err(|e| classify(url, target, &e))?;
     match version {
         Some(v) if v > latest_version() => Err(newer(url, v)),
-        _ => Ok(()),
+        v => Ok(v),
     }
 }
 

@@ -427,6 +427,8 @@ pub(super) async fn write_world(
         .execute(&mut *conn)
         .await
         .map_err(&err)?;
+        let emails = super::scim::email_values(&u.emails)?;
+        super::scim::index_emails(conn, id, &u.directory, &emails).await?;
     }
 
     for (id, _) in w
