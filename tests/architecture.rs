@@ -1,6 +1,8 @@
-//! Architecture invariant: the pure core (`model`, `snapshot`, `engine`) does
+//! Architecture invariants: the pure core (`model`, `snapshot`, `engine`) does
 //! no I/O and knows nothing of the runtime, the database, the wire formats or
-//! the adapters around it. Dependencies point inward.
+//! the adapters around it; the pure parts of the SCIM edge (`schema`,
+//! `filter`, `path`, `project`) know nothing of the runtime, the database,
+//! HTTP or the store. Dependencies point inward.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,13 +11,33 @@ use std::path::{Path, PathBuf};
 const PURE: [&str; 3] = ["src/model", "src/snapshot", "src/engine"];
 
 /// What they must not mention: the I/O crates and the adapter modules.
-const FORBIDDEN: [&str; 8] = [
+const FORBIDDEN: &[&str] = &[
     "tokio",
     "sqlx",
     "tonic",
     "axum",
     "prost",
     "crate::pb",
+    "crate::store",
+    "crate::grpc",
+];
+
+/// The pure SCIM modules: parsing, resolution and projection over plain JSON.
+/// Each is scanned with its test directory (`src/scim/filter/tests.rs`).
+const PURE_SCIM: [&str; 4] = [
+    "src/scim/schema.rs",
+    "src/scim/filter.rs",
+    "src/scim/path.rs",
+    "src/scim/project.rs",
+];
+
+/// What they must not mention: the I/O crates, the store and the gRPC adapter.
+const FORBIDDEN_SCIM: &[&str] = &[
+    "tokio",
+    "sqlx",
+    "tonic",
+    "axum",
+    "prost",
     "crate::store",
     "crate::grpc",
 ];
@@ -34,15 +56,7 @@ fn the_pure_core_does_not_depend_on_io_or_adapters() {
         );
         for file in rust_files(&dir) {
             scanned += 1;
-            let text = fs::read_to_string(&file).unwrap();
-            let rel = file
-                .strip_prefix(root)
-                .unwrap_or(&file)
-                .display()
-                .to_string();
-            for (line, word) in violations_in(&text) {
-                violations.push(format!("  {rel}:{line}: mentions `{word}`"));
-            }
+            violations.extend(scan(root, &file, FORBIDDEN));
         }
     }
     assert!(
@@ -57,6 +71,57 @@ fn the_pure_core_does_not_depend_on_io_or_adapters() {
          data in. Found:\n{}",
         violations.join("\n")
     );
+}
+
+#[test]
+fn the_pure_scim_modules_do_not_depend_on_io_or_the_store() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut violations = Vec::new();
+    let mut scanned = 0;
+    for module in PURE_SCIM {
+        let file = root.join(module);
+        assert!(
+            file.is_file(),
+            "{} is missing: update PURE_SCIM in this test",
+            file.display()
+        );
+        let mut files = vec![file.clone()];
+        // `foo.rs` keeps its submodules (its tests) in `foo/`.
+        let dir = file.with_extension("");
+        if dir.is_dir() {
+            files.extend(rust_files(&dir));
+        }
+        for file in files {
+            scanned += 1;
+            violations.extend(scan(root, &file, FORBIDDEN_SCIM));
+        }
+    }
+    assert!(
+        scanned > PURE_SCIM.len(),
+        "found only {scanned} source files to scan: the test directories are missing"
+    );
+    assert!(
+        violations.is_empty(),
+        "src/scim/schema.rs, filter.rs, path.rs and project.rs (and their tests) must stay \
+         pure: no I/O crates (tokio, sqlx, tonic, axum, prost), no crate::store and no \
+         crate::grpc. They work on plain JSON; keep HTTP and storage in routes.rs, \
+         resource.rs and the store. Found:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// The violations of one file, as `  path:line: mentions `word``.
+fn scan(root: &Path, file: &Path, forbidden: &[&'static str]) -> Vec<String> {
+    let text = fs::read_to_string(file).unwrap();
+    let rel = file
+        .strip_prefix(root)
+        .unwrap_or(file)
+        .display()
+        .to_string();
+    violations_in(&text, forbidden)
+        .into_iter()
+        .map(|(line, word)| format!("  {rel}:{line}: mentions `{word}`"))
+        .collect()
 }
 
 /// The scanner sees code and skips comments.
@@ -75,10 +140,27 @@ let url = "a//b"; use sqlx;
 const S: &str = "axum"; let q = '"'; // tokio
 let q = b'"'; /* /* prost */ tonic */ let e = "\"//"; // axum
 "#;
-    let found = violations_in(text);
+    let found = violations_in(text, FORBIDDEN);
     assert_eq!(
         found,
         vec![(7, "tokio"), (8, "crate::pb"), (10, "sqlx"), (11, "axum")],
+        "the scanner is wrong"
+    );
+}
+
+/// The SCIM list catches the store and the HTTP crate, whole paths only.
+#[test]
+fn the_scim_list_catches_the_store_and_http() {
+    let text = r#"use crate::store::scim::UserRecord;
+use axum::http::HeaderMap;
+use crate::storefront::X; // crate::grpc
+use crate::scim::store_like::Y;
+fn f() { crate::grpc::serve(); }
+use crate::pb::Thing;
+"#;
+    assert_eq!(
+        violations_in(text, FORBIDDEN_SCIM),
+        vec![(1, "crate::store"), (2, "axum"), (5, "crate::grpc")],
         "the scanner is wrong"
     );
 }
@@ -101,12 +183,12 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// `(line number, forbidden word)` for each mention in code (not comments).
-fn violations_in(text: &str) -> Vec<(usize, &'static str)> {
+fn violations_in(text: &str, forbidden: &[&'static str]) -> Vec<(usize, &'static str)> {
     let mut out = Vec::new();
     let mut in_block = 0usize;
     for (i, line) in text.lines().enumerate() {
         let code = strip_comments(line, &mut in_block);
-        for word in FORBIDDEN {
+        for &word in forbidden {
             if mentions(&code, word) {
                 out.push((i + 1, word));
             }

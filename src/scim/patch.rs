@@ -108,72 +108,81 @@ pub fn apply(doc: &mut Value, kind: ResourceKind, ops: &[PatchOp]) -> Result<(),
         return Err(ScimError::internal("the stored resource is not an object"));
     };
     for op in ops {
-        match &op.path {
-            None => {
-                // Path-less add/replace: each key of the value is a path.
-                let Some(Value::Object(fields)) = &op.value else {
-                    return Err(ScimError::invalid_value(
-                        "an `add` or `replace` without `path` needs an object `value`",
-                    ));
-                };
-                for (key, v) in fields {
-                    if key.eq_ignore_ascii_case("schemas") {
-                        continue;
-                    }
-                    if let Some(ext) = kind.schema_by_urn(key).filter(|s| s.extension) {
-                        let Value::Object(ext_fields) = v else {
-                            return Err(ScimError::invalid_value(format!(
-                                "`{key}` must be an object"
-                            )));
-                        };
-                        for (k, ev) in ext_fields {
-                            let path = AttrPath {
-                                uri: Some(ext.id.to_owned()),
-                                attr: k.clone(),
-                                sub: None,
-                            };
-                            if let Ok(r) = schema::resolve(kind, &path)
-                                && !ignored_on_write(&r)
-                            {
-                                apply_plain(obj, &r, op.op, Some(ev.clone()))?;
-                            }
-                        }
-                        continue;
-                    }
-                    // Unknown and read-only attributes in a path-less value are
-                    // ignored (Okta sends `id` back, for one).
-                    let Some(r) = resource::resolve_key(kind, key) else {
-                        continue;
-                    };
-                    if ignored_on_write(&r) {
-                        continue;
-                    }
-                    apply_plain(obj, &r, op.op, Some(v.clone()))?;
-                }
-            }
-            Some(path) => {
-                let text = op.path_text.as_deref().unwrap_or_default();
-                // The path names a whole extension (`urn:…:enterprise:2.0:User`).
-                if let Some(ext) = kind.schema_by_urn(text).filter(|s| s.extension) {
-                    apply_extension(obj, kind, ext, op)?;
-                    continue;
-                }
-                let r = resolve_path(kind, &path.attr, text)?;
-                if r.attr.mutability == Mutability::WriteOnly {
-                    // A password is accepted and never kept.
-                    continue;
-                }
-                if ignored_on_write(&r) {
-                    return Err(ScimError::mutability(format!("`{text}` is read-only")));
-                }
-                match &path.filter {
-                    None => apply_plain(obj, &r, op.op, op.value.clone())?,
-                    Some(f) => apply_filtered(obj, kind, &r, path, f, op, text)?,
-                }
-            }
-        }
+        apply_one(obj, kind, op)?;
     }
     Ok(())
+}
+
+fn apply_one(
+    obj: &mut Map<String, Value>,
+    kind: ResourceKind,
+    op: &PatchOp,
+) -> Result<(), ScimError> {
+    let Some(path) = &op.path else {
+        // Path-less add/replace: each key of the value is a path.
+        let Some(Value::Object(fields)) = &op.value else {
+            return Err(ScimError::invalid_value(
+                "an `add` or `replace` without `path` needs an object `value`",
+            ));
+        };
+        for (key, v) in fields {
+            if key.eq_ignore_ascii_case("schemas") {
+                continue;
+            }
+            // Entra flattens a value path into a key:
+            // `"emails[type eq \"work\"].value": "…"`; a whole extension may
+            // come as an object under its URN.
+            let nested_path =
+                key.contains('[') || kind.schema_by_urn(key).is_some_and(|s| s.extension);
+            if nested_path {
+                let path = PatchPath::parse(key).ok();
+                if path.is_none() && key.contains('[') {
+                    return Err(ScimError::invalid_path(format!(
+                        "`{key}` is not a valid path"
+                    )));
+                }
+                let nested = PatchOp {
+                    op: op.op,
+                    path: Some(path.unwrap_or_else(|| PatchPath {
+                        attr: AttrPath::new(key.clone()),
+                        filter: None,
+                        sub: None,
+                    })),
+                    path_text: Some(key.clone()),
+                    value: Some(v.clone()),
+                };
+                apply_one(obj, kind, &nested)?;
+                continue;
+            }
+            // Unknown and read-only attributes in a path-less value are
+            // ignored (Okta sends `id` back, for one).
+            let Some(r) = resource::resolve_key(kind, key) else {
+                continue;
+            };
+            if ignored_on_write(&r) {
+                continue;
+            }
+            apply_plain(obj, &r, op.op, Some(v.clone()))?;
+        }
+        return Ok(());
+    };
+    let text = op.path_text.as_deref().unwrap_or_default();
+    // The path names a whole extension (`urn:…:enterprise:2.0:User`).
+    if let Some(ext) = kind.schema_by_urn(text).filter(|s| s.extension) {
+        return apply_extension(obj, kind, ext, op);
+    }
+    let r = resolve_path(kind, &path.attr, text)?;
+    if r.attr.mutability == Mutability::WriteOnly {
+        // A password is accepted and never kept.
+        return Ok(());
+    }
+    if ignored_on_write(&r) {
+        return Err(ScimError::mutability(format!("`{text}` is read-only")));
+    }
+    match &path.filter {
+        None => apply_plain(obj, &r, op.op, op.value.clone()),
+        Some(f) => apply_filtered(obj, kind, &r, path, f, op, text),
+    }
 }
 
 /// add / replace / remove of a whole extension object.
@@ -297,12 +306,7 @@ fn apply_plain(
                     }
                     let items = list.as_array_mut().expect("just made an array");
                     for item in new {
-                        if is_primary(&item) {
-                            clear_primary(items);
-                        }
-                        if !items.contains(&item) {
-                            items.push(item);
-                        }
+                        add_value(items, item);
                     }
                 }
                 (_, false, Value::Object(new)) if def.is_complex() => {
@@ -326,6 +330,37 @@ fn apply_plain(
         }
     }
     Ok(())
+}
+
+/// Adds one value to a multi-valued attribute: a value already present (same
+/// `value`, compared without case) takes the new sub-attributes instead of
+/// being added twice; a new `primary` takes the flag from the others.
+fn add_value(items: &mut Vec<Value>, item: Value) {
+    let key = item.get("value").and_then(Value::as_str).map(str::to_owned);
+    let existing = key.as_deref().and_then(|k| {
+        items.iter().position(|e| {
+            e.get("value")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case(k))
+        })
+    });
+    if is_primary(&item) {
+        clear_primary(items);
+    }
+    match (existing, item) {
+        (Some(i), Value::Object(fields)) => {
+            if let Some(e) = items[i].as_object_mut() {
+                for (k, v) in fields {
+                    e.insert(k, v);
+                }
+            }
+        }
+        (_, item) => {
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+    }
 }
 
 fn is_primary(v: &Value) -> bool {
@@ -392,6 +427,9 @@ fn apply_filtered(
         })?),
     };
     let target = container(obj, r);
+    if op.op == OpKind::Remove && !target.get(def.name).is_some_and(Value::is_array) {
+        return Ok(());
+    }
     let list = target
         .entry(def.name.to_owned())
         .or_insert_with(|| Value::Array(Vec::new()));
@@ -591,7 +629,7 @@ pub fn group_change(
                             attrs_changed = true;
                         }
                         "externalId" => {
-                            external_id = v.as_str().map(str::to_owned);
+                            external_id = text_value(v);
                             attrs_changed = true;
                         }
                         "members" => match op.op {
@@ -605,6 +643,11 @@ pub fn group_change(
             }
             Some(path) => {
                 let r = resolve_path(kind, &path.attr, text)?;
+                if r.attr.name == "members" && (r.sub.is_some() || path.sub.is_some()) {
+                    return Err(ScimError::invalid_path(format!(
+                        "`{text}`: a member's sub-attributes cannot be changed; add or remove members by `value`"
+                    )));
+                }
                 match (r.attr.name, &path.filter, op.op) {
                     ("members", None, OpKind::Add) => {
                         members.add(op.value.as_ref().map(member_ids).unwrap_or_default())
@@ -646,7 +689,7 @@ pub fn group_change(
                         attrs_changed = true;
                     }
                     ("externalId", _, _) => {
-                        external_id = op.value.as_ref().and_then(Value::as_str).map(str::to_owned);
+                        external_id = op.value.as_ref().and_then(text_value);
                         attrs_changed = true;
                     }
                     _ => {
@@ -662,6 +705,16 @@ pub fn group_change(
         document: current.document.clone(),
     });
     Ok((group, members.into_change()))
+}
+
+/// A string attribute's value: strings as they are, numbers and booleans as text.
+fn text_value(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 fn required_name(v: &Value) -> Result<String, ScimError> {

@@ -330,7 +330,7 @@ fn finish_list(
     mut all: Vec<Value>,
 ) -> Result<Value, ScimError> {
     if let Some(f) = filter {
-        all.retain(|r| filter::matches(f, r, kind));
+        all.retain(|r| matches_with_defaults(f, r, kind));
     }
     if let Some(sort_by) = q.get("sortBy").filter(|s| !s.is_empty()) {
         let path = AttrPath::parse(sort_by)
@@ -356,6 +356,16 @@ fn finish_list(
         projection.apply(r, kind);
     }
     Ok(list_response(resources, total, p.start))
+}
+
+/// Filters see a user written without `active` as active, which is what it is.
+fn matches_with_defaults(f: &Filter, r: &Value, kind: ResourceKind) -> bool {
+    if kind == ResourceKind::User && r.get("active").is_none() && filter::mentions(f, "active") {
+        let mut with = r.clone();
+        with["active"] = Value::Bool(true);
+        return filter::matches(f, &with, kind);
+    }
+    filter::matches(f, r, kind)
 }
 
 fn user_lookup(f: Option<&Filter>) -> UserLookup {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -73,8 +73,14 @@ pub async fn record(State(log): State<SyncLog>, req: Request, next: Next) -> Res
     let started = Instant::now();
     let at_ms = now_ms();
     let method = req.method().to_string();
-    let path = req
-        .uri()
+    // The full path the IdP asked for (`/scim/v2/Users/…`), not the one
+    // inside the nested router.
+    let uri = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map(|o| o.0.clone())
+        .unwrap_or_else(|| req.uri().clone());
+    let path = uri
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
