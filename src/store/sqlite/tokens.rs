@@ -157,7 +157,7 @@ pub(super) async fn list(
 ) -> Result<Vec<ScimToken>, StoreError> {
     sqlx::query(
         "SELECT id, directory_id, prefix, created_ms, last_used_ms, revoked_ms FROM scim_tokens \
-         WHERE directory_id = ? ORDER BY created_ms, id",
+         WHERE directory_id = ? ORDER BY created_ms, rowid",
     )
     .bind(dir.as_str().to_owned())
     .fetch_all(&mut *conn)
