@@ -3,8 +3,9 @@
 //!
 //! The pure core — [`model`], [`snapshot`], [`engine`] — does no I/O and knows
 //! nothing of tokio, sqlx, tonic or axum. The adapters around it — [`store`],
-//! [`grpc`], [`http`], [`cli`] — live at the edge.
+//! [`grpc`], [`http`], [`scim`], [`admin`], [`cli`] — live at the edge.
 
+pub mod admin;
 pub mod cli;
 pub mod datafile;
 pub mod engine;

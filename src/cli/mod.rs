@@ -1,6 +1,7 @@
 //! The `rolecall` command line: one file per subcommand; `main` only parses
 //! and dispatches here.
 
+mod admin;
 mod check;
 mod directory;
 mod import;
@@ -43,6 +44,8 @@ pub enum Command {
     Directory(directory::DirectoryArgs),
     /// Show recent SCIM requests and their outcome, newest first.
     SyncLog(sync_log::SyncLogArgs),
+    /// Call the admin API of a running server (exit 0 done, 1 refused, 2 usage or connection error).
+    Admin(admin::AdminArgs),
 }
 
 /// Runs the command; the exit code follows each command's contract.
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Check(args) => check::run(args).await,
             Command::Directory(args) => report(directory::run(args).await),
             Command::SyncLog(args) => report(sync_log::run(args).await),
+            Command::Admin(args) => admin::run(args).await,
         }
     })
 }

@@ -2,6 +2,7 @@
 //! embedded SQLite database by default. The quickstart and small installs.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use tokio::net::TcpListener;
 
+use crate::admin::{self, AdminState, AdminToken};
 use crate::datafile::{DataFile, Format};
 use crate::grpc::{self, AuthorizerService};
 use crate::http::{self, HttpState};
@@ -47,6 +49,39 @@ pub struct ServeArgs {
     /// How often to look for writes made by other processes (`rolecall import`), in milliseconds.
     #[arg(long, env = "ROLECALL_REFRESH_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
     pub refresh_interval_ms: u64,
+
+    /// File holding the admin API's bearer token (else env `ROLECALL_ADMIN_TOKEN`);
+    /// without either, the admin API at `/admin/v1` is off.
+    #[arg(long, value_name = "PATH")]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// The admin token from `--admin-token-file` or `ROLECALL_ADMIN_TOKEN`; never logged.
+fn admin_token(file: Option<&PathBuf>) -> anyhow::Result<Option<AdminToken>> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the admin token file {}", path.display()))?;
+        let token = AdminToken::new(&text)
+            .with_context(|| format!("the admin token file {} is empty", path.display()))?;
+        tracing::info!(file = %path.display(), "admin API on at /admin/v1 (token from --admin-token-file)");
+        return Ok(Some(token));
+    }
+    match std::env::var("ROLECALL_ADMIN_TOKEN")
+        .ok()
+        .as_deref()
+        .and_then(AdminToken::new)
+    {
+        Some(token) => {
+            tracing::info!("admin API on at /admin/v1 (token from ROLECALL_ADMIN_TOKEN)");
+            Ok(Some(token))
+        }
+        None => {
+            tracing::warn!(
+                "the admin API is off: set ROLECALL_ADMIN_TOKEN or pass --admin-token-file to turn it on"
+            );
+            Ok(None)
+        }
+    }
 }
 
 async fn bind(addr: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
@@ -57,6 +92,7 @@ async fn bind(addr: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpLis
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = telemetry::install_metrics()?;
+    let admin_token = admin_token(args.admin_token_file.as_ref())?;
     let grpc_listener = bind(args.grpc_addr, "gRPC", "--grpc-addr").await?;
     let http_listener = bind(args.http_addr, "HTTP", "--http-addr").await?;
     let store = store::open(&args.database_url).await?;
@@ -91,12 +127,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         refresher: Arc::clone(&refresher),
         public_url: args.public_scim_url.clone(),
     });
+    let admin = admin::router(
+        AdminState {
+            store: Arc::clone(&store),
+            refresher: Arc::clone(&refresher),
+        },
+        admin_token,
+    );
     let app = http::router(HttpState {
         holder: Arc::clone(&holder),
         status: Arc::clone(refresher.status()),
         metrics,
     })
-    .nest("/scim/v2", scim);
+    .nest("/scim/v2", scim)
+    .nest(admin::PREFIX, admin);
     let http_task = {
         let mut rx = shutdown_rx.clone();
         tokio::spawn(async move {

@@ -24,9 +24,9 @@ use crate::model::{
 };
 
 /// Longest name, userName, displayName or externalId accepted (bytes).
-const MAX_TEXT_LEN: usize = MAX_ID_LEN;
+pub(crate) const MAX_TEXT_LEN: usize = MAX_ID_LEN;
 /// Longest role description accepted (bytes).
-const MAX_DESCRIPTION_LEN: usize = 4096;
+pub(crate) const MAX_DESCRIPTION_LEN: usize = 4096;
 
 /// Where a data file comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,34 +275,126 @@ impl Entry {
     }
 
     fn check_id(self, field: &str, what: &str, s: &str) -> Result<(), ImportError> {
-        validate_id(s).map_err(|e| {
-            self.fail(
-                field,
-                match e {
-                    IdError::Empty => format!("the {what} must not be empty"),
-                    e => format!("`{s}` is not a valid {what}: it {e}"),
-                },
-            )
-        })
+        check_id(what, s).map_err(|m| self.fail(field, m))
     }
 
     fn check_text(self, field: &str, what: &str, s: &str, max: usize) -> Result<(), ImportError> {
-        if s.trim().is_empty() {
-            Err(self.fail(field, format!("the {what} must not be empty")))
-        } else if s.len() > max {
-            Err(self.fail(field, format!("the {what} is longer than {max} bytes")))
-        } else if s.chars().any(char::is_control) {
-            Err(self.fail(
-                field,
-                format!(
-                    "the {what} `{}` must not contain control characters",
-                    s.escape_debug()
+        check_text(what, s, max).map_err(|m| self.fail(field, m))
+    }
+}
+
+/// Checks an identifier; the error says what is wrong with it (`what` names
+/// it: "organization id").
+pub(crate) fn check_id(what: &str, s: &str) -> Result<(), String> {
+    validate_id(s).map_err(|e| match e {
+        IdError::Empty => format!("the {what} must not be empty"),
+        e => format!("`{s}` is not a valid {what}: it {e}"),
+    })
+}
+
+/// Checks a name, userName, displayName or externalId: not blank, at most
+/// `max` bytes, no control characters.
+pub(crate) fn check_text(what: &str, s: &str, max: usize) -> Result<(), String> {
+    if s.trim().is_empty() {
+        Err(format!("the {what} must not be empty"))
+    } else if s.len() > max {
+        Err(format!("the {what} is longer than {max} bytes"))
+    } else if s.chars().any(char::is_control) {
+        Err(format!(
+            "the {what} `{}` must not contain control characters",
+            s.escape_debug()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A verified domain as a directory keeps it: lowercase, checked.
+pub(crate) fn normalize_domain(domain: &str) -> Result<String, String> {
+    let lower = domain.to_lowercase();
+    if is_domain(&lower) {
+        Ok(lower)
+    } else {
+        Err(format!(
+            "`{domain}` is not a domain name: write it like `example.com` \
+             (letters, digits and `-`, internationalized names in their `xn--` form)"
+        ))
+    }
+}
+
+/// The message for chosen accounts that are not in the organization
+/// (`outside` already quoted and listed).
+pub(crate) fn accounts_outside(org: &str, outside: &[String]) -> String {
+    let (these, are) = if outside.len() == 1 {
+        ("account", "is")
+    } else {
+        ("accounts", "are")
+    };
+    format!(
+        "{these} {} {are} not in organization `{org}`: remove them from `accounts`, or \
+         fix `organization`",
+        outside.join(", ")
+    )
+}
+
+/// The message for an empty list of chosen accounts.
+pub(crate) const NO_CHOSEN_ACCOUNTS: &str = "the list of accounts is empty: name at least one, or \
+     drop `accounts` to cover every account of the organization";
+
+/// The scope must lie within the accounts the directory governs: an
+/// organization's directory scopes to its organization or its accounts, an
+/// account's directory to that account only. `organization_of` gives an
+/// account's organization. The error is the scope's field
+/// (`scope.account`, `scope.organization`) and a message.
+pub(crate) fn check_governed(
+    directory: &str,
+    owner: &Owner,
+    scope: &ScopeRef,
+    organization_of: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), (&'static str, String)> {
+    match owner {
+        Owner::Organization(org) => {
+            let org = org.as_str();
+            let (field, ok, what) = match scope {
+                ScopeRef::Account(a) => (
+                    "scope.account",
+                    organization_of(a).as_deref() == Some(org),
+                    format!("account `{a}`"),
                 ),
-            ))
-        } else {
-            Ok(())
+                ScopeRef::Organization(o) | ScopeRef::OrganizationAccounts(o, _) => (
+                    "scope.organization",
+                    o == org,
+                    format!("organization `{o}`"),
+                ),
+            };
+            if !ok {
+                return Err((
+                    field,
+                    format!(
+                        "directory `{directory}` governs organization `{org}` and its accounts, not {what}: \
+                         scope the role to `{org}` or its accounts, or use the directory that governs {what}"
+                    ),
+                ));
+            }
+        }
+        Owner::Account(acct) => {
+            let acct = acct.as_str();
+            if *scope != ScopeRef::Account(acct.to_owned()) {
+                let field = match scope {
+                    ScopeRef::Account(_) => "scope.account",
+                    _ => "scope.organization",
+                };
+                return Err((
+                    field,
+                    format!(
+                        "directory `{directory}` belongs to account `{acct}` and assigns roles on that \
+                         account only: use `scope: {{account: {acct}}}`"
+                    ),
+                ));
+            }
         }
     }
+    Ok(())
 }
 
 /// Does `s` look like a lowercase domain name (`example.com`)?
@@ -563,16 +655,8 @@ impl<'w, 'f> Context<'w, 'f> {
             };
             let mut domains = BTreeSet::new();
             for (j, domain) in d.domains.iter().enumerate() {
-                let lower = domain.to_lowercase();
-                if !is_domain(&lower) {
-                    return Err(e.fail(
-                        format!("domains[{j}]"),
-                        format!(
-                            "`{domain}` is not a domain name: write it like `example.com` \
-                             (letters, digits and `-`, internationalized names in their `xn--` form)"
-                        ),
-                    ));
-                }
+                let lower =
+                    normalize_domain(domain).map_err(|m| e.fail(format!("domains[{j}]"), m))?;
                 domains.insert(lower);
             }
             match self.world.directories.get_mut(&d.id) {
@@ -1075,11 +1159,7 @@ impl<'w, 'f> Context<'w, 'f> {
                     return Ok(ScopeRef::Organization(org.clone()));
                 };
                 if accounts.is_empty() {
-                    return Err(e.fail(
-                        "scope.accounts",
-                        "the list of accounts is empty: name at least one, or drop `accounts` to cover \
-                         every account of the organization",
-                    ));
+                    return Err(e.fail("scope.accounts", NO_CHOSEN_ACCOUNTS));
                 }
                 let mut outside = Vec::new();
                 for (k, acct) in accounts.iter().enumerate() {
@@ -1093,19 +1173,7 @@ impl<'w, 'f> Context<'w, 'f> {
                     }
                 }
                 if !outside.is_empty() {
-                    let (these, are) = if outside.len() == 1 {
-                        ("account", "is")
-                    } else {
-                        ("accounts", "are")
-                    };
-                    return Err(e.fail(
-                        "scope.accounts",
-                        format!(
-                            "{these} {} {are} not in organization `{org}`: remove them from `accounts`, or \
-                             fix `organization`",
-                            outside.join(", ")
-                        ),
-                    ));
+                    return Err(e.fail("scope.accounts", accounts_outside(org, &outside)));
                 }
                 let mut list = accounts.clone();
                 list.sort();
@@ -1137,52 +1205,14 @@ impl<'w, 'f> Context<'w, 'f> {
         owner: &Owner,
         scope: &ScopeRef,
     ) -> Result<(), ImportError> {
-        match owner {
-            Owner::Organization(org) => {
-                let org = org.as_str();
-                let (field, ok, what) = match scope {
-                    ScopeRef::Account(a) => (
-                        "scope.account",
-                        self.world
-                            .accounts
-                            .get(a)
-                            .is_some_and(|r| r.organization.as_deref() == Some(org)),
-                        format!("account `{a}`"),
-                    ),
-                    ScopeRef::Organization(o) | ScopeRef::OrganizationAccounts(o, _) => (
-                        "scope.organization",
-                        o == org,
-                        format!("organization `{o}`"),
-                    ),
-                };
-                if !ok {
-                    return Err(e.fail(
-                        field,
-                        format!(
-                            "directory `{directory}` governs organization `{org}` and its accounts, not {what}: \
-                             scope the role to `{org}` or its accounts, or use the directory that governs {what}"
-                        ),
-                    ));
-                }
-            }
-            Owner::Account(acct) => {
-                let acct = acct.as_str();
-                if *scope != ScopeRef::Account(acct.to_owned()) {
-                    let field = match scope {
-                        ScopeRef::Account(_) => "scope.account",
-                        _ => "scope.organization",
-                    };
-                    return Err(e.fail(
-                        field,
-                        format!(
-                            "directory `{directory}` belongs to account `{acct}` and assigns roles on that \
-                             account only: use `scope: {{account: {acct}}}`"
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(())
+        let organization_of = |a: &str| {
+            self.world
+                .accounts
+                .get(a)
+                .and_then(|r| r.organization.clone())
+        };
+        check_governed(directory, owner, scope, &organization_of)
+            .map_err(|(field, message)| e.fail(field, message))
     }
 }
 

@@ -2,6 +2,7 @@
 //! ([`sqlite`]). The store is the only writer; every write is one durable
 //! transaction that bumps the revision and appends to the change log.
 
+pub mod admin;
 mod import;
 pub mod scim;
 pub mod sqlite;
@@ -11,7 +12,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::datafile::DataFile;
-use crate::model::{DirectoryId, Revision, State};
+use crate::model::{AccountId, DirectoryId, OrganizationId, Owner, Revision, RoleName, State};
+use admin::{
+    AccountRecord, AssignmentRecord, AssignmentSpec, AuditEntry, AuditQuery, DirectoryChange,
+    DirectoryRecord, GroupSummary, MemberSummary, OrganizationRecord, RoleRecord, SubjectId,
+};
 use scim::{
     DirectoryInfo, GroupLookup, GroupRecord, GroupWrite, MembersChange, ScimToken, SyncLogEntry,
     UserLookup, UserRecord, UserWrite, Written,
@@ -47,6 +52,13 @@ pub enum StoreError {
     /// A uniqueness constraint: `attribute` already has this value.
     #[error("{message}")]
     Conflict { attribute: String, message: String },
+    /// A request the store refuses, with a message that says why and what to do
+    /// (`field` names the offending input when there is one).
+    #[error("{message}")]
+    Invalid {
+        field: Option<String>,
+        message: String,
+    },
     /// `If-Match` named a version that is no longer current.
     #[error("the resource is at version {current}, not the version given")]
     VersionMismatch { current: u64 },
@@ -198,6 +210,132 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Vec<SyncLogEntry>, StoreError>;
+
+    // === admin ===
+    // Writes are one durable transaction each, bump the revision, append to
+    // the change log AND to the audit log (`actor` names the credential), and
+    // return the new revision. Reference errors are `NotFound` (naming what),
+    // rule violations `Invalid` (naming the field), duplicates `Conflict`.
+
+    async fn list_organizations(&self) -> Result<Vec<OrganizationRecord>, StoreError>;
+    async fn get_organization(
+        &self,
+        id: &OrganizationId,
+    ) -> Result<Option<OrganizationRecord>, StoreError>;
+    /// Creates (`Conflict` if the id exists).
+    async fn create_organization(
+        &self,
+        actor: &str,
+        id: &OrganizationId,
+        name: &str,
+    ) -> Result<Revision, StoreError>;
+    async fn rename_organization(
+        &self,
+        actor: &str,
+        id: &OrganizationId,
+        name: &str,
+    ) -> Result<Revision, StoreError>;
+
+    async fn list_accounts(
+        &self,
+        organization: Option<&OrganizationId>,
+    ) -> Result<Vec<AccountRecord>, StoreError>;
+    async fn get_account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError>;
+    async fn create_account(
+        &self,
+        actor: &str,
+        id: &AccountId,
+        name: &str,
+        organization: Option<&OrganizationId>,
+    ) -> Result<Revision, StoreError>;
+    async fn rename_account(
+        &self,
+        actor: &str,
+        id: &AccountId,
+        name: &str,
+    ) -> Result<Revision, StoreError>;
+    /// Moves an account into an organization (or out, with `None`). Org-wide
+    /// assignments of the new organization cover it at once; assignments that
+    /// named the account through its old organization stop covering it.
+    async fn move_account(
+        &self,
+        actor: &str,
+        id: &AccountId,
+        organization: Option<&OrganizationId>,
+    ) -> Result<Revision, StoreError>;
+
+    async fn list_directories(&self) -> Result<Vec<DirectoryRecord>, StoreError>;
+    async fn get_directory(&self, id: &DirectoryId) -> Result<Option<DirectoryRecord>, StoreError>;
+    /// `Conflict` if the id exists or the owner already has a directory.
+    async fn create_directory(
+        &self,
+        actor: &str,
+        id: &DirectoryId,
+        owner: &Owner,
+        domains: &[String],
+        mode: crate::model::Mode,
+    ) -> Result<Revision, StoreError>;
+    /// Switching to `saml` keeps group role assignments (they stop counting).
+    async fn update_directory(
+        &self,
+        actor: &str,
+        id: &DirectoryId,
+        change: &DirectoryChange,
+    ) -> Result<Revision, StoreError>;
+
+    async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError>;
+    async fn get_role(&self, name: &RoleName) -> Result<Option<RoleRecord>, StoreError>;
+    /// Creates or replaces a custom role; a builtin role is `Invalid` (read-only).
+    async fn put_role(
+        &self,
+        actor: &str,
+        name: &RoleName,
+        description: &str,
+        permissions: &[crate::model::PermissionPattern],
+    ) -> Result<Revision, StoreError>;
+    /// Deletes a custom role. Assigned: `Invalid` listing the assignments,
+    /// unless `cascade`, which deletes them too.
+    async fn delete_role(
+        &self,
+        actor: &str,
+        name: &RoleName,
+        cascade: bool,
+    ) -> Result<Revision, StoreError>;
+    /// Every assignment of a role.
+    async fn role_assignments_of_role(
+        &self,
+        name: &RoleName,
+    ) -> Result<Vec<AssignmentRecord>, StoreError>;
+
+    /// The groups view: every group of a directory with member counts and assignments, by displayName.
+    async fn group_summaries(&self, dir: &DirectoryId) -> Result<Vec<GroupSummary>, StoreError>;
+    /// Direct members of a group, by name, `offset`/`limit` paged; and the total.
+    async fn group_members(
+        &self,
+        dir: &DirectoryId,
+        group: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<MemberSummary>, u64), StoreError>;
+    /// A subject's assignments.
+    async fn role_assignments_of(
+        &self,
+        dir: &DirectoryId,
+        subject: &SubjectId,
+    ) -> Result<Vec<AssignmentRecord>, StoreError>;
+    /// Sets a subject's whole list of assignments (several roles: the union).
+    /// Refuses, naming them, unknown roles and scopes the directory does not
+    /// govern or accounts outside the organization; refuses a group subject in
+    /// a `saml` directory with a message that says how to switch.
+    async fn set_role_assignments(
+        &self,
+        actor: &str,
+        dir: &DirectoryId,
+        subject: &SubjectId,
+        assignments: &[AssignmentSpec],
+    ) -> Result<Revision, StoreError>;
+
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
 /// Opens the store named by `url` (`sqlite://PATH`, `sqlite::memory:`),

@@ -10,11 +10,13 @@
 //!
 //! Modules: `open` (connections, migrations), `read` (the whole state),
 //! `write` (data-file imports), `scim` (SCIM users, groups and members, and
-//! the directory settings SCIM reads), `tokens` (SCIM bearer tokens) and
-//! `sync_log` (recent SCIM requests). Only writes that change what the
+//! the directory settings SCIM reads), `tokens` (SCIM bearer tokens),
+//! `sync_log` (recent SCIM requests) and `admin` (what the admin API reads
+//! and writes, with the audit log). Only writes that change what the
 //! decision or an operator sees bump the revision: tokens and the sync log
 //! do not.
 
+mod admin;
 mod open;
 mod read;
 mod scim;
@@ -29,6 +31,10 @@ use async_trait::async_trait;
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 
+use super::admin::{
+    AccountRecord, AssignmentRecord, AssignmentSpec, AuditEntry, AuditQuery, DirectoryChange,
+    DirectoryRecord, GroupSummary, MemberSummary, OrganizationRecord, RoleRecord, SubjectId,
+};
 use super::import::{self, Source};
 use super::scim::{
     DirectoryInfo, GroupLookup, GroupRecord, GroupWrite, MembersChange, ScimToken, SyncLogEntry,
@@ -36,7 +42,10 @@ use super::scim::{
 };
 use super::{Change, DEFAULT_ROLES, ImportOutcome, Store, StoreError};
 use crate::datafile::{DataFile, Format};
-use crate::model::{DirectoryId, Revision, State};
+use crate::model::{
+    AccountId, DirectoryId, Mode, OrganizationId, Owner, PermissionPattern, Revision, RoleName,
+    State,
+};
 
 pub use sync_log::DEFAULT_CAPACITY as DEFAULT_SYNC_LOG_CAPACITY;
 
@@ -513,6 +522,250 @@ impl Store for SqliteStore {
             .map_err(db_error("cannot read the sync log"))?;
         sync_log::list(&mut conn, dir, limit, before).await
     }
+
+    // === admin ===
+
+    async fn list_organizations(&self) -> Result<Vec<OrganizationRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::organizations(&mut tx, None).await?;
+        finish(tx, false).await?;
+        Ok(list)
+    }
+
+    async fn get_organization(
+        &self,
+        id: &OrganizationId,
+    ) -> Result<Option<OrganizationRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::organizations(&mut tx, Some(id)).await?;
+        finish(tx, false).await?;
+        Ok(list.into_iter().next())
+    }
+
+    async fn create_organization(
+        &self,
+        actor: &str,
+        id: &OrganizationId,
+        name: &str,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let done = admin::create_organization(&mut tx, actor, id, name, now_ms()).await?;
+        settle(tx, done).await
+    }
+
+    async fn rename_organization(
+        &self,
+        actor: &str,
+        id: &OrganizationId,
+        name: &str,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let done = admin::rename_organization(&mut tx, actor, id, name, now_ms()).await?;
+        settle(tx, done).await
+    }
+
+    /// `NotFound` for an organization that does not exist.
+    async fn list_accounts(
+        &self,
+        organization: Option<&OrganizationId>,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::accounts(&mut tx, organization, None).await?;
+        finish(tx, false).await?;
+        Ok(list)
+    }
+
+    async fn get_account(&self, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::accounts(&mut tx, None, Some(id)).await?;
+        finish(tx, false).await?;
+        Ok(list.into_iter().next())
+    }
+
+    async fn create_account(
+        &self,
+        actor: &str,
+        id: &AccountId,
+        name: &str,
+        organization: Option<&OrganizationId>,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let done = admin::create_account(&mut tx, actor, id, name, organization, now_ms()).await?;
+        settle(tx, done).await
+    }
+
+    async fn rename_account(
+        &self,
+        actor: &str,
+        id: &AccountId,
+        name: &str,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let done = admin::rename_account(&mut tx, actor, id, name, now_ms()).await?;
+        settle(tx, done).await
+    }
+
+    async fn move_account(
+        &self,
+        actor: &str,
+        id: &AccountId,
+        organization: Option<&OrganizationId>,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let done = admin::move_account(&mut tx, actor, id, organization, now_ms()).await?;
+        settle(tx, done).await
+    }
+
+    async fn list_directories(&self) -> Result<Vec<DirectoryRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::directories(&mut tx, None).await?;
+        finish(tx, false).await?;
+        Ok(list)
+    }
+
+    async fn get_directory(&self, id: &DirectoryId) -> Result<Option<DirectoryRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::directories(&mut tx, Some(id)).await?;
+        finish(tx, false).await?;
+        Ok(list.into_iter().next())
+    }
+
+    async fn create_directory(
+        &self,
+        actor: &str,
+        id: &DirectoryId,
+        owner: &Owner,
+        domains: &[String],
+        mode: Mode,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let done =
+            admin::create_directory(&mut tx, actor, id, owner, domains, mode, now_ms()).await?;
+        settle(tx, done).await
+    }
+
+    async fn update_directory(
+        &self,
+        actor: &str,
+        id: &DirectoryId,
+        change: &DirectoryChange,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let done = admin::update_directory(&mut tx, actor, id, change, now_ms()).await?;
+        settle(tx, done).await
+    }
+
+    async fn list_roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::roles(&mut tx, None).await?;
+        finish(tx, false).await?;
+        Ok(list)
+    }
+
+    async fn get_role(&self, name: &RoleName) -> Result<Option<RoleRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::roles(&mut tx, Some(name)).await?;
+        finish(tx, false).await?;
+        Ok(list.into_iter().next())
+    }
+
+    async fn put_role(
+        &self,
+        actor: &str,
+        name: &RoleName,
+        description: &str,
+        permissions: &[PermissionPattern],
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let done =
+            admin::put_role(&mut tx, actor, name, description, permissions, now_ms()).await?;
+        settle(tx, done).await
+    }
+
+    async fn delete_role(
+        &self,
+        actor: &str,
+        name: &RoleName,
+        cascade: bool,
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let done = admin::delete_role(&mut tx, actor, name, cascade, now_ms()).await?;
+        settle(tx, done).await
+    }
+
+    async fn role_assignments_of_role(
+        &self,
+        name: &RoleName,
+    ) -> Result<Vec<AssignmentRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::assignments(&mut tx, admin::Filter::Role(name)).await?;
+        finish(tx, false).await?;
+        Ok(list)
+    }
+
+    async fn group_summaries(&self, dir: &DirectoryId) -> Result<Vec<GroupSummary>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::group_summaries(&mut tx, dir).await?;
+        finish(tx, false).await?;
+        Ok(list)
+    }
+
+    async fn group_members(
+        &self,
+        dir: &DirectoryId,
+        group: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<MemberSummary>, u64), StoreError> {
+        let mut tx = self.begin_read().await?;
+        let page = admin::group_members(&mut tx, dir, group, offset, limit).await?;
+        finish(tx, false).await?;
+        Ok(page)
+    }
+
+    async fn role_assignments_of(
+        &self,
+        dir: &DirectoryId,
+        subject: &SubjectId,
+    ) -> Result<Vec<AssignmentRecord>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::assignments_of(&mut tx, dir, subject).await?;
+        finish(tx, false).await?;
+        Ok(list)
+    }
+
+    async fn set_role_assignments(
+        &self,
+        actor: &str,
+        dir: &DirectoryId,
+        subject: &SubjectId,
+        assignments: &[AssignmentSpec],
+    ) -> Result<Revision, StoreError> {
+        let (_queue, mut tx) = self.begin_write().await?;
+        let done =
+            admin::set_assignments(&mut tx, actor, dir, subject, assignments, now_ms()).await?;
+        settle(tx, done).await
+    }
+
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let list = admin::audit_log(&mut tx, query).await?;
+        finish(tx, false).await?;
+        Ok(list)
+    }
+}
+
+/// Ends an admin write: commits when it wrote, else rolls back; returns its
+/// revision.
+async fn settle(
+    tx: Transaction<'static, Sqlite>,
+    (revision, wrote): admin::Outcome,
+) -> Result<Revision, StoreError> {
+    finish(tx, wrote).await?;
+    if wrote {
+        tracing::debug!(revision, "admin write");
+    }
+    Ok(revision)
 }
 
 /// Folds an email address for lookups (`emails eq "..."` is

@@ -33,6 +33,8 @@ const ROLECALL_ENV: &[&str] = &[
     "ROLECALL_HTTP_ADDR",
     "ROLECALL_REFRESH_INTERVAL_MS",
     "ROLECALL_LOG_FORMAT",
+    "ROLECALL_ADMIN_TOKEN",
+    "ROLECALL_ADMIN_URL",
 ];
 
 /// The binary under test.
@@ -707,4 +709,124 @@ pub async fn decide(
         .map(|e| pb::DenyReason::try_from(e.deny_reason).unwrap_or(pb::DenyReason::Unspecified))
         .unwrap_or(pb::DenyReason::Unspecified);
     (resp.allowed, reason)
+}
+
+// === the admin API ===
+
+/// The admin token the admin tests start servers with.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// `rolecall serve` with the admin API on (`--admin-token-file` next to the database).
+pub async fn start_with_admin(db: &Db) -> Server {
+    let file = db.dir().join("admin-token");
+    std::fs::write(&file, format!("{ADMIN_TOKEN}\n")).expect("write the admin token file");
+    let file = file.to_string_lossy().into_owned();
+    Server::start_with(
+        &db.url(),
+        &["--refresh-interval-ms", "50", "--admin-token-file", &file],
+    )
+    .await
+}
+
+/// A client of `/admin/v1` on a server's HTTP port.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub addr: SocketAddr,
+    pub token: Option<String>,
+}
+
+impl Admin {
+    pub fn new(server: &Server) -> Self {
+        Self {
+            addr: server.http_addr,
+            token: Some(ADMIN_TOKEN.to_owned()),
+        }
+    }
+
+    pub fn with_token(mut self, token: Option<&str>) -> Self {
+        self.token = token.map(str::to_owned);
+        self
+    }
+
+    /// `METHOD /admin/v1PATH` with a raw body.
+    pub async fn send_raw(&self, method: &str, path: &str, body: Option<&[u8]>) -> HttpResponse {
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a));
+        }
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        http_request(
+            self.addr,
+            method,
+            &format!("/admin/v1{path}"),
+            &headers,
+            body,
+        )
+        .await
+    }
+
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> HttpResponse {
+        let text = body.map(|b| b.to_string());
+        self.send_raw(method, path, text.as_deref().map(str::as_bytes))
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> HttpResponse {
+        self.send("GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> HttpResponse {
+        self.send("POST", path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &serde_json::Value) -> HttpResponse {
+        self.send("PUT", path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> HttpResponse {
+        self.send("PATCH", path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> HttpResponse {
+        self.send("DELETE", path, None).await
+    }
+
+    /// A request that must answer `status`; returns the JSON body.
+    pub async fn expect(
+        &self,
+        status: u16,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> serde_json::Value {
+        let resp = self.send(method, path, body).await;
+        assert_eq!(resp.status, status, "{method} {path}: {resp:#?}");
+        resp.json()
+    }
+
+    /// A write that must succeed with `status`; returns its `Rolecall-Revision` and body.
+    pub async fn write(
+        &self,
+        status: u16,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u64, serde_json::Value) {
+        let resp = self.send(method, path, body).await;
+        assert_eq!(resp.status, status, "{method} {path}: {resp:#?}");
+        let revision = resp
+            .header("rolecall-revision")
+            .unwrap_or_else(|| panic!("{method} {path}: no Rolecall-Revision: {resp:#?}"))
+            .parse()
+            .expect("a numeric revision");
+        (revision, resp.json())
+    }
 }

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scim",
         include_str!("../../../migrations/sqlite/0002_scim.sql"),
     ),
+    (
+        3,
+        "admin",
+        include_str!("../../../migrations/sqlite/0003_admin.sql"),
+    ),
 ];
 
 /// How long a connection waits for a lock held by another process.

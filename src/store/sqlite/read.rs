@@ -212,7 +212,7 @@ pub(super) async fn load_state(conn: &mut SqliteConnection) -> Result<State, Sto
     })
 }
 
-fn assignment(r: &SqliteRow) -> Result<RoleAssignment, StoreError> {
+pub(super) fn assignment(r: &SqliteRow) -> Result<RoleAssignment, StoreError> {
     let directory: String = col(r, "directory_id")?;
     let subject = match (
         col::<Option<String>>(r, "subject_group_id")?,
