@@ -27,6 +27,9 @@ use crate::refresh::Refresher;
 use crate::store::Store;
 use crate::store::scim::{GroupLookup, MembersChange, UserLookup, Written};
 
+/// Largest request body accepted (a group PUT or PATCH carrying ~300,000 members).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
 /// Most resources one list response carries (`filter.maxResults`).
 pub const MAX_RESULTS: usize = 1000;
 
@@ -72,6 +75,8 @@ pub fn router(state: ScimState) -> Router {
         .route("/Bulk", axum::routing::any(not_implemented_bulk))
         .fallback(not_found)
         .with_state(state)
+        // Group writes with tens of thousands of members run to megabytes.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(store, auth::authenticate))
         .layer(middleware::from_fn_with_state(log, sync_log::record))
 }
