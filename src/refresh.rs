@@ -88,8 +88,10 @@ impl Refresher {
             return Ok(current);
         }
         let started = Instant::now();
+        let mut load_ms = 0;
         let result = async {
             let state = self.store.load_state().await?;
+            load_ms = started.elapsed().as_millis() as u64;
             let snap = tokio::task::spawn_blocking(move || snapshot::build(&state)).await??;
             anyhow::Ok(snap)
         }
@@ -116,7 +118,8 @@ impl Refresher {
                 users = stats.users,
                 groups = stats.groups,
                 grants = stats.grants,
-                build_ms = started.elapsed().as_millis() as u64,
+                load_ms,
+                total_ms = started.elapsed().as_millis() as u64,
                 "snapshot published"
             );
         }
