@@ -140,7 +140,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         metrics,
     })
     .nest("/scim/v2", scim)
-    .nest(admin::PREFIX, admin);
+    .nest(admin::PREFIX, admin)
+    .layer(axum::middleware::from_fn(http::trace));
     let http_task = {
         let mut rx = shutdown_rx.clone();
         tokio::spawn(async move {

@@ -333,6 +333,8 @@ pub async fn serve(
             .expect("embedded descriptor sets are valid");
         tonic::transport::Server::builder()
             .tcp_nodelay(true)
+            // A debug-level span per call: free unless RUST_LOG asks for it.
+            .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

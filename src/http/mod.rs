@@ -2,12 +2,17 @@
 //! and the admin API mount here too.
 
 use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::Instrument;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::Request;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
@@ -22,6 +27,48 @@ pub struct HttpState {
     pub holder: Arc<SnapshotHolder>,
     pub status: Arc<SnapshotStatus>,
     pub metrics: PrometheusHandle,
+}
+
+/// Metric: HTTP requests by surface (`scim`, `admin`, `other`), method and status class.
+pub const HTTP_REQUESTS: &str = "rolecall_http_requests_total";
+/// Metric: HTTP request latency by surface.
+pub const HTTP_DURATION: &str = "rolecall_http_request_duration_seconds";
+
+/// Middleware around every HTTP request: a `tracing` span (method and path,
+/// never headers or query strings, which may carry secrets) and metrics.
+pub async fn trace(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let surface = if path.starts_with("/scim/") {
+        "scim"
+    } else if path.starts_with("/admin/") {
+        "admin"
+    } else {
+        "other"
+    };
+    let span = tracing::info_span!("http", %method, %path);
+    let resp = next.run(req).instrument(span.clone()).await;
+    let status = resp.status();
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        tracing::debug!(
+            status = status.as_u16(),
+            latency_us = elapsed.as_micros() as u64,
+            "answered"
+        );
+    });
+    let class = match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::counter!(HTTP_REQUESTS, "surface" => surface, "method" => method.to_string(), "status" => class)
+        .increment(1);
+    metrics::histogram!(HTTP_DURATION, "surface" => surface).record(elapsed.as_secs_f64());
+    resp
 }
 
 pub fn router(state: HttpState) -> Router {
