@@ -420,6 +420,26 @@ async fn users_page(
     let f = parse_filter(q, ResourceKind::User)?;
     let projection = Projection::from_query(q)?;
     let base = base_url(state, headers);
+    let sorted = q.get("sortBy").is_some_and(|s| !s.is_empty());
+    if f.is_none() && !sorted {
+        // No filter, no sort: the store pages, and counts.
+        let p = page(q)?;
+        let total = state.store.count_users(&ctx.directory.id).await?;
+        let lookup = UserLookup::Page {
+            offset: p.start as u64 - 1,
+            limit: p.count as u32,
+        };
+        let records = state.store.find_users(&ctx.directory.id, &lookup).await?;
+        let resources = records
+            .iter()
+            .map(|r| {
+                let mut v = resource::render_user(r, &base, None);
+                projection.apply(&mut v, ResourceKind::User);
+                v
+            })
+            .collect();
+        return Ok(list_response(resources, total as usize, p.start));
+    }
     let records = state
         .store
         .find_users(&ctx.directory.id, &user_lookup(f.as_ref()))

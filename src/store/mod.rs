@@ -137,6 +137,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Written<UserRecord>, StoreError>;
     async fn get_user(&self, dir: &DirectoryId, id: &str)
     -> Result<Option<UserRecord>, StoreError>;
+    /// How many users `dir` has.
+    async fn count_users(&self, dir: &DirectoryId) -> Result<u64, StoreError>;
     /// Users matching the lookup, in a stable order (creation, then id).
     async fn find_users(
         &self,

@@ -123,6 +123,12 @@ impl MembersChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserLookup {
     All,
+    /// A page of all users, in the same stable order: for lists without a
+    /// filter or a sort, so a large directory is not read whole per page.
+    Page {
+        offset: u64,
+        limit: u32,
+    },
     Id(String),
     /// Case-insensitive.
     UserName(String),

@@ -369,6 +369,13 @@ impl Store for SqliteStore {
         Ok(users)
     }
 
+    async fn count_users(&self, dir: &DirectoryId) -> Result<u64, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let n = scim::count_users(&mut tx, dir).await?;
+        finish(tx, false).await?;
+        Ok(n)
+    }
+
     /// A replace that would change nothing writes nothing: it returns the
     /// user as it is, at its version, and the current revision.
     async fn replace_user(

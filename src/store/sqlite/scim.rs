@@ -302,7 +302,7 @@ pub(super) async fn find_users(
     // The email lookup starts from `user_emails` (CROSS JOIN keeps SQLite
     // from walking every user of the directory in creation order instead).
     let (from, condition, value) = match lookup {
-        UserLookup::All => ("users", "", None),
+        UserLookup::All | UserLookup::Page { .. } => ("users", "", None),
         UserLookup::Id(id) => ("users", "AND id = ?2", Some(id.clone())),
         UserLookup::UserName(n) => (
             "users",
@@ -316,9 +316,13 @@ pub(super) async fn find_users(
             Some(fold_email(e)),
         ),
     };
+    let page = match lookup {
+        UserLookup::Page { offset, limit } => format!(" LIMIT {limit} OFFSET {offset}"),
+        _ => String::new(),
+    };
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM {from} WHERE users.directory_id = ?1 {condition} \
-         ORDER BY users.created_ms, users.id"
+         ORDER BY users.created_ms, users.id{page}"
     );
     let mut q = sqlx::query(AssertSqlSafe(sql)).bind(dir.as_str().to_owned());
     if let Some(v) = value {
@@ -330,6 +334,19 @@ pub(super) async fn find_users(
         .iter()
         .map(user_record)
         .collect()
+}
+
+/// How many users `dir` has.
+pub(super) async fn count_users(
+    conn: &mut SqliteConnection,
+    dir: &DirectoryId,
+) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE directory_id = ?")
+        .bind(dir.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(read_error())?;
+    Ok(n.max(0) as u64)
 }
 
 /// `Conflict` when another user of `dir` has this userName (folded).
