@@ -683,6 +683,21 @@ async fn patch_user(
     Ok(with_outcome(resp, outcome))
 }
 
+/// The answer to a DELETE, once the snapshot no longer holds the resource.
+async fn deleted(state: &ScimState, revision: Revision, what: Value) -> Response {
+    publish(state, revision).await;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    revision_header(&mut resp, revision);
+    with_outcome(
+        resp,
+        Outcome {
+            changes: Some(json!({ "deleted": what })),
+            revision: Some(revision),
+            ..Outcome::default()
+        },
+    )
+}
+
 async fn delete_user(
     State(state): State<ScimState>,
     Extension(ctx): Extension<ScimContext>,
@@ -694,17 +709,7 @@ async fn delete_user(
         .store
         .delete_user(&ctx.directory.id, &id, if_version)
         .await?;
-    publish(&state, revision).await;
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    revision_header(&mut resp, revision);
-    Ok(with_outcome(
-        resp,
-        Outcome {
-            changes: Some(json!({"deleted": {"user": id}})),
-            revision: Some(revision),
-            ..Outcome::default()
-        },
-    ))
+    Ok(deleted(&state, revision, json!({"user": id})).await)
 }
 
 // === groups ===
@@ -880,15 +885,5 @@ async fn delete_group(
         .store
         .delete_group(&ctx.directory.id, &id, if_version)
         .await?;
-    publish(&state, revision).await;
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    revision_header(&mut resp, revision);
-    Ok(with_outcome(
-        resp,
-        Outcome {
-            changes: Some(json!({"deleted": {"group": id}})),
-            revision: Some(revision),
-            ..Outcome::default()
-        },
-    ))
+    Ok(deleted(&state, revision, json!({"group": id})).await)
 }
