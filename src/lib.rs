@@ -18,3 +18,4 @@ pub mod scim;
 pub mod snapshot;
 pub mod store;
 pub mod telemetry;
+pub mod time;

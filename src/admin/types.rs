@@ -2,8 +2,6 @@
 //! conversions from the store's records. Every request body denies unknown
 //! fields; every shape is a `ToSchema` so the OpenAPI document follows it.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -18,11 +16,7 @@ use crate::store::admin::{
 };
 use crate::store::scim::{ScimToken, SyncLogEntry};
 
-/// Unix milliseconds as RFC 3339 (UTC, milliseconds).
-pub fn rfc3339(ms: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    humantime::format_rfc3339_millis(t).to_string()
-}
+pub use crate::time::rfc3339;
 
 fn id_error(field: &str, what: &str, value: &str, e: IdError) -> AdminError {
     AdminError::invalid(

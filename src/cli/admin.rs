@@ -497,6 +497,16 @@ fn s(v: &Value) -> String {
 }
 
 /// Prints rows as left-aligned columns.
+/// A table of `body[key]`'s items, one column per (header, field).
+fn fields_table(body: &Value, key: &str, columns: &[(&str, &str)]) {
+    let header: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    let rows = items(body, key)
+        .iter()
+        .map(|item| columns.iter().map(|(_, f)| s(&item[*f])).collect())
+        .collect();
+    table(&header, rows);
+}
+
 fn table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in &rows {
@@ -606,19 +616,15 @@ fn print_human(path: &str, method: &Method, a: &Answer) {
                 })
                 .collect(),
         ),
-        ("GET", "/accounts") => table(
-            &["ID", "NAME", "ORGANIZATION", "DIRECTORY"],
-            items(b, "accounts")
-                .iter()
-                .map(|x| {
-                    vec![
-                        s(&x["id"]),
-                        s(&x["name"]),
-                        s(&x["organization"]),
-                        s(&x["directory"]),
-                    ]
-                })
-                .collect(),
+        ("GET", "/accounts") => fields_table(
+            b,
+            "accounts",
+            &[
+                ("ID", "id"),
+                ("NAME", "name"),
+                ("ORGANIZATION", "organization"),
+                ("DIRECTORY", "directory"),
+            ],
         ),
         ("GET", "/directories") => table(
             &["ID", "OWNER", "MODE", "DOMAINS", "SCIM"],
@@ -665,20 +671,16 @@ fn print_human(path: &str, method: &Method, a: &Answer) {
                 })
                 .collect(),
         ),
-        ("GET", p) if p.ends_with("/scim-tokens") => table(
-            &["ID", "PREFIX", "CREATED", "LAST USED", "REVOKED"],
-            items(b, "tokens")
-                .iter()
-                .map(|t| {
-                    vec![
-                        s(&t["id"]),
-                        s(&t["prefix"]),
-                        s(&t["created"]),
-                        s(&t["last_used"]),
-                        s(&t["revoked"]),
-                    ]
-                })
-                .collect(),
+        ("GET", p) if p.ends_with("/scim-tokens") => fields_table(
+            b,
+            "tokens",
+            &[
+                ("ID", "id"),
+                ("PREFIX", "prefix"),
+                ("CREATED", "created"),
+                ("LAST USED", "last_used"),
+                ("REVOKED", "revoked"),
+            ],
         ),
         ("GET", p) if p.ends_with("/groups") => table(
             &["ID", "DISPLAY NAME", "DIRECT", "USERS", "ROLES"],
@@ -743,37 +745,29 @@ fn print_human(path: &str, method: &Method, a: &Answer) {
                 }
             }
         }
-        ("GET", p) if p.ends_with("/sync-log") => table(
-            &["ID", "AT", "METHOD", "PATH", "STATUS", "DETAIL"],
-            items(b, "entries")
-                .iter()
-                .map(|e| {
-                    vec![
-                        s(&e["id"]),
-                        s(&e["at"]),
-                        s(&e["method"]),
-                        s(&e["path"]),
-                        s(&e["status"]),
-                        s(&e["detail"]),
-                    ]
-                })
-                .collect(),
+        ("GET", p) if p.ends_with("/sync-log") => fields_table(
+            b,
+            "entries",
+            &[
+                ("ID", "id"),
+                ("AT", "at"),
+                ("METHOD", "method"),
+                ("PATH", "path"),
+                ("STATUS", "status"),
+                ("DETAIL", "detail"),
+            ],
         ),
-        ("GET", "/audit-log") => table(
-            &["ID", "AT", "ACTOR", "ACTION", "TARGET", "REVISION"],
-            items(b, "entries")
-                .iter()
-                .map(|e| {
-                    vec![
-                        s(&e["id"]),
-                        s(&e["at"]),
-                        s(&e["actor"]),
-                        s(&e["action"]),
-                        s(&e["target"]),
-                        s(&e["revision"]),
-                    ]
-                })
-                .collect(),
+        ("GET", "/audit-log") => fields_table(
+            b,
+            "entries",
+            &[
+                ("ID", "id"),
+                ("AT", "at"),
+                ("ACTOR", "actor"),
+                ("ACTION", "action"),
+                ("TARGET", "target"),
+                ("REVISION", "revision"),
+            ],
         ),
         ("DELETE", _) => done(format!("deleted {last}")),
         ("POST" | "PATCH" | "PUT", _) => {

@@ -61,10 +61,7 @@ async fn existing(store: &dyn Store, dir: &DirectoryId) -> anyhow::Result<()> {
 fn time(ms: Option<i64>) -> String {
     match ms {
         None => "-".to_owned(),
-        Some(ms) => humantime::format_rfc3339_seconds(
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
-        )
-        .to_string(),
+        Some(ms) => crate::time::rfc3339(ms),
     }
 }
 

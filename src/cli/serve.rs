@@ -98,8 +98,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = store::open(&args.database_url).await?;
 
     if args.demo {
-        let state = store.load_state().await?;
-        if state.organizations.is_empty() {
+        if store.list_organizations().await?.is_empty() {
             let demo = DataFile::parse(store::DEMO_DATA, Format::Yaml, "data/demo.yaml")?;
             let outcome = store.import(&demo).await.context("data/demo.yaml")?;
             tracing::info!(revision = outcome.revision, "demo data loaded");

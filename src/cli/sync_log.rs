@@ -40,9 +40,7 @@ pub async fn run(args: SyncLogArgs) -> anyhow::Result<()> {
         .sync_log(dir.as_ref(), args.limit, args.before)
         .await?;
     for e in entries {
-        let at = humantime::format_rfc3339_millis(
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(e.at_ms.max(0) as u64),
-        );
+        let at = crate::time::rfc3339(e.at_ms);
         if args.json {
             println!(
                 "{}",

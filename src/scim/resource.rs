@@ -36,12 +36,7 @@ pub fn parse_if_match(headers: &HeaderMap) -> Result<Option<u64>, ScimError> {
     Ok(Some(tag.parse().unwrap_or(0)))
 }
 
-fn rfc3339(ms: i64) -> String {
-    humantime::format_rfc3339_millis(
-        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64),
-    )
-    .to_string()
-}
+use crate::time::rfc3339;
 
 fn meta(
     kind: ResourceKind,

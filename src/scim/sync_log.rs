@@ -3,7 +3,9 @@
 //! to a background writer so that recording it never holds up the IdP.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
+
+use crate::time::now_ms;
 
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::header;
@@ -59,13 +61,6 @@ impl SyncLog {
             metrics::counter!(SYNC_LOG_DROPPED).increment(1);
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Middleware around every SCIM route: times the request and records it.

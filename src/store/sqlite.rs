@@ -25,7 +25,6 @@ mod tokens;
 mod write;
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
@@ -829,12 +828,7 @@ fn db_error(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+use crate::time::now_ms;
 
 fn to_i64(r: Revision) -> i64 {
     i64::try_from(r).unwrap_or(i64::MAX)

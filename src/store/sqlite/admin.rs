@@ -160,6 +160,28 @@ fn organization_json(id: &str, name: &str) -> Value {
     json!({"id": id, "name": name})
 }
 
+/// Child rows grouped by parent: runs `sql` (bound to `only` as `?1`) whose
+/// first column is the parent's id and second a child value, in the order
+/// the query gives.
+async fn grouped(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    only: Option<String>,
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for r in sqlx::query(sql)
+        .bind(only)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(read_error())?
+    {
+        let parent: String = sqlx::Row::try_get(&r, 0).map_err(read_error())?;
+        let child: String = sqlx::Row::try_get(&r, 1).map_err(read_error())?;
+        out.entry(parent).or_default().push(child);
+    }
+    Ok(out)
+}
+
 /// Organizations by id (the one `only` names, when it does), with their
 /// accounts and directory: one query for each.
 pub(super) async fn organizations(
@@ -177,26 +199,23 @@ pub(super) async fn organizations(
     .fetch_all(&mut *conn)
     .await
     .map_err(read_error())?;
-    let mut accounts: HashMap<String, Vec<AccountId>> = HashMap::new();
-    for r in sqlx::query(
-        "SELECT id, organization_id FROM accounts \
+    let mut accounts = grouped(
+        conn,
+        "SELECT organization_id, id FROM accounts \
          WHERE organization_id IS NOT NULL AND (?1 IS NULL OR organization_id = ?1) ORDER BY id",
+        only,
     )
-    .bind(only)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(read_error())?
-    {
-        accounts
-            .entry(col(&r, "organization_id")?)
-            .or_default()
-            .push(AccountId::new_unchecked(col::<String>(&r, "id")?));
-    }
+    .await?;
     rows.iter()
         .map(|r| {
             let id: String = col(r, "id")?;
             Ok(OrganizationRecord {
-                accounts: accounts.remove(&id).unwrap_or_default(),
+                accounts: accounts
+                    .remove(&id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(AccountId::new_unchecked)
+                    .collect(),
                 id: OrganizationId::new_unchecked(id),
                 name: col(r, "name")?,
                 directory: col::<Option<String>>(r, "directory_id")?
@@ -498,21 +517,13 @@ pub(super) async fn directories(
     only: Option<&DirectoryId>,
 ) -> Result<Vec<DirectoryRecord>, StoreError> {
     let only = only.map(|d| d.as_str().to_owned());
-    let mut domains: HashMap<String, Vec<String>> = HashMap::new();
-    for r in sqlx::query(
+    let mut domains = grouped(
+        conn,
         "SELECT directory_id, domain FROM directory_domains \
          WHERE ?1 IS NULL OR directory_id = ?1 ORDER BY directory_id, domain",
+        only.clone(),
     )
-    .bind(only.clone())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(read_error())?
-    {
-        domains
-            .entry(col(&r, "directory_id")?)
-            .or_default()
-            .push(col(&r, "domain")?);
-    }
+    .await?;
     sqlx::query(
         "SELECT d.id AS id, d.owner_organization_id AS owner_organization_id, \
                 d.owner_account_id AS owner_account_id, d.mode AS mode, \
@@ -748,21 +759,13 @@ pub(super) async fn roles(
     only: Option<&RoleName>,
 ) -> Result<Vec<RoleRecord>, StoreError> {
     let only = only.map(|r| r.as_str().to_owned());
-    let mut permissions: HashMap<String, Vec<String>> = HashMap::new();
-    for r in sqlx::query(
+    let mut permissions = grouped(
+        conn,
         "SELECT role_name, permission FROM role_permissions \
          WHERE ?1 IS NULL OR role_name = ?1 ORDER BY role_name, permission",
+        only.clone(),
     )
-    .bind(only.clone())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(read_error())?
-    {
-        permissions
-            .entry(col(&r, "role_name")?)
-            .or_default()
-            .push(col(&r, "permission")?);
-    }
+    .await?;
     sqlx::query(
         "SELECT name, description, builtin FROM roles WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
     )
