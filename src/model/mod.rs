@@ -1,8 +1,11 @@
 //! Domain records of rolecall: organizations, accounts, directories, users,
 //! groups, roles and role assignments. Plain data: no I/O, no wire formats.
 
+mod delta;
 mod ids;
 mod permission;
+
+pub use delta::{Delta, Edit, GroupEdges, UserEdges};
 
 pub use ids::{
     AccountId, DirectoryId, GroupId, IdError, MAX_ID_LEN, OrganizationId, RoleName, UserId,
