@@ -8,7 +8,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
     unsafe { std::env::set_var("PROTOC", protoc) };
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    let protos = ["proto/rolecall/v1/authorizer.proto"];
+    let protos = [
+        "proto/rolecall/v1/authorizer.proto",
+        "proto/rolecall/v1/sync.proto",
+    ];
     tonic_prost_build::configure()
         .file_descriptor_set_path(out.join("rolecall_descriptor.bin"))
         .compile_protos(&protos, &["proto"])?;

@@ -3,7 +3,7 @@
 //!
 //! The pure core — [`model`], [`snapshot`], [`engine`] — does no I/O and knows
 //! nothing of tokio, sqlx, tonic or axum. The adapters around it — [`store`],
-//! [`grpc`], [`http`], [`scim`], [`admin`], [`cli`] — live at the edge.
+//! [`grpc`], [`sync`], [`http`], [`scim`], [`admin`], [`cli`] — live at the edge.
 
 pub mod admin;
 pub mod cli;
@@ -15,7 +15,9 @@ pub mod model;
 pub mod pb;
 pub mod refresh;
 pub mod scim;
+pub mod secret;
 pub mod snapshot;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod time;

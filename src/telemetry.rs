@@ -21,6 +21,25 @@ pub const SNAPSHOT_BYTES: &str = "rolecall_snapshot_heap_bytes";
 /// Snapshot rebuilds that failed (the previous snapshot stays in place).
 pub const SNAPSHOT_FAILURES: &str = "rolecall_snapshot_build_failures_total";
 
+/// Deltas the store's sync feed read and broadcast.
+pub const SYNC_DELTAS_READ: &str = "rolecall_sync_deltas_total";
+/// Full snapshots the store sent to sidecars.
+pub const SYNC_FULL_SENT: &str = "rolecall_sync_full_snapshots_sent_total";
+/// Sidecars watching this store now.
+pub const SYNC_WATCHERS: &str = "rolecall_sync_watchers";
+/// 1 while the sidecar has a stream open to the store.
+pub const SIDECAR_CONNECTED: &str = "rolecall_sidecar_store_connected";
+/// Seconds since the sidecar last heard from the store (any message).
+pub const SIDECAR_CONTACT_AGE: &str = "rolecall_sidecar_last_contact_age_seconds";
+/// 1 while the sidecar is past `--max-staleness`.
+pub const SIDECAR_STALE: &str = "rolecall_sidecar_stale";
+/// Snapshots the sidecar put in place, by source (`delta`, `full`, `cache`).
+pub const SIDECAR_UPDATES: &str = "rolecall_sidecar_updates_total";
+/// Seconds to apply a delta or load a full snapshot, by source.
+pub const SIDECAR_APPLY: &str = "rolecall_sidecar_apply_seconds";
+/// Times the sidecar lost or could not open its stream to the store.
+pub const SIDECAR_RECONNECTS: &str = "rolecall_sidecar_reconnects_total";
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -63,5 +82,20 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
         "Estimated heap bytes held by the snapshot in place"
     );
     metrics::describe_counter!(SNAPSHOT_FAILURES, "Snapshot rebuilds that failed");
+    metrics::describe_counter!(SYNC_DELTAS_READ, "Deltas the sync feed broadcast");
+    metrics::describe_counter!(SYNC_FULL_SENT, "Full snapshots sent to sidecars");
+    metrics::describe_gauge!(SYNC_WATCHERS, "Sidecars watching this store");
+    metrics::describe_gauge!(SIDECAR_CONNECTED, "1 while a stream to the store is open");
+    metrics::describe_gauge!(
+        SIDECAR_CONTACT_AGE,
+        "Seconds since the sidecar last heard from the store"
+    );
+    metrics::describe_gauge!(SIDECAR_STALE, "1 while past --max-staleness");
+    metrics::describe_counter!(SIDECAR_UPDATES, "Snapshots put in place, by source");
+    metrics::describe_histogram!(
+        SIDECAR_APPLY,
+        "Seconds to apply a delta or load a full snapshot, by source"
+    );
+    metrics::describe_counter!(SIDECAR_RECONNECTS, "Lost or failed streams to the store");
     Ok(handle)
 }

@@ -3,9 +3,8 @@
 //! presents it acts as the audit actor [`ACTOR`]. Without one configured the
 //! admin API answers 503 `admin_api_disabled`.
 //!
-//! The secret is kept only as its SHA-256 digest; a presented token is hashed
-//! too and the digests are compared in constant time, so neither the content
-//! nor the length of the secret leaks through timing. It is never logged.
+//! The token is a [`crate::secret::Secret`]: kept as its digest, compared in
+//! constant time, never logged.
 
 use std::sync::Arc;
 
@@ -13,8 +12,6 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::error::AdminError;
 
@@ -22,37 +19,8 @@ use super::error::AdminError;
 /// credential, so it has a single name.
 pub const ACTOR: &str = "admin";
 
-/// The configured admin token, as its digest.
-#[derive(Clone)]
-pub struct AdminToken {
-    digest: [u8; 32],
-}
-
-impl std::fmt::Debug for AdminToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AdminToken(<redacted>)")
-    }
-}
-
-fn digest(s: &[u8]) -> [u8; 32] {
-    Sha256::digest(s).into()
-}
-
-impl AdminToken {
-    /// A token from its secret; surrounding whitespace (a file's trailing
-    /// newline) is not part of it. `None` for an empty secret.
-    pub fn new(secret: &str) -> Option<Self> {
-        let secret = secret.trim();
-        (!secret.is_empty()).then(|| Self {
-            digest: digest(secret.as_bytes()),
-        })
-    }
-
-    /// Whether `presented` is the secret (constant time).
-    pub fn matches(&self, presented: &str) -> bool {
-        self.digest.ct_eq(&digest(presented.as_bytes())).into()
-    }
-}
+/// The configured admin token.
+pub type AdminToken = crate::secret::Secret;
 
 fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -79,20 +47,5 @@ pub async fn authenticate(
         Some(_) => {
             AdminError::unauthorized("the bearer token is not the admin token").into_response()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compares_the_secret() {
-        let t = AdminToken::new("s3cret\n").unwrap();
-        assert!(t.matches("s3cret"));
-        assert!(!t.matches("s3cre"));
-        assert!(!t.matches("s3cret2"));
-        assert!(AdminToken::new("  ").is_none());
-        assert_eq!(format!("{t:?}"), "AdminToken(<redacted>)");
     }
 }

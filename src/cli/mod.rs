@@ -6,6 +6,8 @@ mod check;
 mod directory;
 mod import;
 mod serve;
+mod sidecar;
+mod store;
 mod sync_log;
 
 use std::process::ExitCode;
@@ -36,6 +38,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the store and the Authorizer in one process on an embedded database.
     Serve(serve::ServeArgs),
+    /// Run the control plane alone: SCIM, admin API and `SnapshotSync` for sidecars.
+    Store(store::StoreArgs),
+    /// Run the Authorizer next to an application, kept current from a store.
+    Sidecar(sidecar::SidecarArgs),
     /// Load a data file (JSON or YAML) into the database, in one transaction.
     Import(import::ImportArgs),
     /// Ask a running Authorizer for one decision (exit 0 allowed, 1 denied, 2 error).
@@ -64,6 +70,8 @@ pub fn run(cli: Cli) -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => report(serve::run(args).await),
+            Command::Store(args) => report(store::run(args).await),
+            Command::Sidecar(args) => report(sidecar::run(args).await),
             Command::Import(args) => report(import::run(args).await),
             Command::Check(args) => check::run(args).await,
             Command::Directory(args) => report(directory::run(args).await),

@@ -2,15 +2,17 @@
 //! snapshot, plus `grpc.health.v1` and server reflection on the same port.
 //! Inputs are validated here; the engine answers; errors map to gRPC codes.
 
-mod convert;
+pub(crate) mod convert;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::Router;
 use tonic::{Request, Response, Status};
 
 use crate::engine::{self, InputError};
@@ -32,6 +34,10 @@ pub struct AuthorizerService {
     holder: Arc<SnapshotHolder>,
     revisions: watch::Receiver<Revision>,
     counters: DecisionCounters,
+    /// Set while the snapshot is too old to answer from (a sidecar past
+    /// `--max-staleness` with `--on-stale deny`): checks are denied with
+    /// reason `stale`, lookups fail with UNAVAILABLE.
+    deny_stale: Arc<AtomicBool>,
 }
 
 /// Decision counters, registered once: incrementing a held handle spares
@@ -63,7 +69,33 @@ impl AuthorizerService {
             holder,
             revisions,
             counters: DecisionCounters::register(),
+            deny_stale: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Answers stale-aware: while `flag` is set, checks are denied with
+    /// reason `stale` and lookups fail with UNAVAILABLE.
+    #[must_use]
+    pub fn with_stale_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.deny_stale = flag;
+        self
+    }
+
+    #[inline]
+    fn stale(&self) -> bool {
+        self.deny_stale.load(Ordering::Relaxed)
+    }
+
+    fn refuse_stale(&self, rpc: &'static str) -> Result<(), Status> {
+        if self.stale() {
+            return Err(refused(
+                rpc,
+                Status::unavailable(
+                    "the snapshot is older than --max-staleness allows (the store has been out of reach); retry later",
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Waits, if asked, until the snapshot in place is at `at_least_revision`.
@@ -145,7 +177,27 @@ fn deadline<T>(req: &Request<T>) -> Option<Duration> {
     })
 }
 
-fn decide(snap: &Snapshot, req: &pb::CheckRequest) -> pb::CheckResponse {
+/// The answer while the snapshot is too old to answer from.
+fn stale_deny(snap: &Snapshot, req: &pb::CheckRequest) -> pb::CheckResponse {
+    pb::CheckResponse {
+        allowed: false,
+        revision: snap.revision(),
+        explanation: req.explain.then(|| pb::Explanation {
+            grant: None,
+            deny_reason: pb::DenyReason::Stale as i32,
+            message: format!(
+                "denied: the snapshot (revision {}) is older than the sidecar's --max-staleness allows",
+                snap.revision()
+            ),
+            directory: String::new(),
+        }),
+    }
+}
+
+fn decide(snap: &Snapshot, req: &pb::CheckRequest, stale: bool) -> pb::CheckResponse {
+    if stale {
+        return stale_deny(snap, req);
+    }
     if req.explain {
         let d = engine::explain(snap, &req.user, &req.permission, &req.account);
         pb::CheckResponse {
@@ -184,7 +236,7 @@ impl Authorizer for AuthorizerService {
         let snap = guard
             .as_deref()
             .ok_or_else(|| refused("check", no_snapshot()))?;
-        let resp = decide(snap, &req);
+        let resp = decide(snap, &req, self.stale());
         if resp.allowed {
             self.counters.check_allowed.increment(1);
         } else {
@@ -223,7 +275,12 @@ impl Authorizer for AuthorizerService {
         let snap = guard
             .as_deref()
             .ok_or_else(|| refused("batch_check", no_snapshot()))?;
-        let results: Vec<_> = req.items.iter().map(|item| decide(snap, item)).collect();
+        let stale = self.stale();
+        let results: Vec<_> = req
+            .items
+            .iter()
+            .map(|item| decide(snap, item, stale))
+            .collect();
         let allowed = results.iter().filter(|r| r.allowed).count() as u64;
         self.counters.batch_allowed.increment(allowed);
         self.counters
@@ -242,6 +299,7 @@ impl Authorizer for AuthorizerService {
         let wait = wait_budget(&request, request.get_ref().consistency.as_ref());
         let req = request.into_inner();
         let rpc = "list_permissions";
+        self.refuse_stale(rpc)?;
         engine::validate_user(&req.user).map_err(|e| invalid(rpc, e))?;
         engine::validate_account(&req.account).map_err(|e| invalid(rpc, e))?;
         self.await_consistency(req.consistency.as_ref(), wait)
@@ -268,6 +326,7 @@ impl Authorizer for AuthorizerService {
         let wait = wait_budget(&request, request.get_ref().consistency.as_ref());
         let req = request.into_inner();
         let rpc = "lookup_accounts";
+        self.refuse_stale(rpc)?;
         engine::validate_user(&req.user).map_err(|e| invalid(rpc, e))?;
         engine::validate_permission(&req.permission).map_err(|e| invalid(rpc, e))?;
         self.await_consistency(req.consistency.as_ref(), wait)
@@ -294,6 +353,7 @@ impl Authorizer for AuthorizerService {
         let wait = wait_budget(&request, request.get_ref().consistency.as_ref());
         let req = request.into_inner();
         let rpc = "lookup_users";
+        self.refuse_stale(rpc)?;
         engine::validate_permission(&req.permission).map_err(|e| invalid(rpc, e))?;
         engine::validate_account(&req.account).map_err(|e| invalid(rpc, e))?;
         self.await_consistency(req.consistency.as_ref(), wait)
@@ -330,6 +390,18 @@ impl Health {
             .await;
     }
 
+    /// Marks the `SnapshotSync` service (and the port) serving.
+    pub async fn serving_sync(&self) {
+        self.reporter
+            .set_serving::<crate::pb::v1::snapshot_sync_server::SnapshotSyncServer<
+                crate::sync::server::SyncService,
+            >>()
+            .await;
+        self.reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+    }
+
     pub async fn not_serving(&self) {
         self.reporter
             .set_not_serving::<AuthorizerServer<AuthorizerService>>()
@@ -338,6 +410,42 @@ impl Health {
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
     }
+}
+
+/// The health service of a gRPC port, NOT_SERVING until told otherwise.
+pub async fn health() -> (
+    Health,
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+) {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    let health = Health { reporter };
+    health.not_serving().await;
+    (health, service)
+}
+
+/// A server with what every rolecall gRPC port has: health (`health`) and
+/// reflection (v1 and v1alpha) over all of rolecall's services.
+pub fn base_router<H>(health: tonic_health::pb::health_server::HealthServer<H>) -> Router
+where
+    H: tonic_health::pb::health_server::Health,
+{
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("embedded descriptor sets are valid");
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .expect("embedded descriptor sets are valid");
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        // A debug-level span per call: free unless RUST_LOG asks for it.
+        .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
 }
 
 /// Serves the Authorizer, health (NOT_SERVING until told otherwise) and
@@ -350,30 +458,43 @@ pub async fn serve(
     Health,
     impl Future<Output = Result<(), tonic::transport::Error>>,
 ) {
-    let (reporter, health_service) = tonic_health::server::health_reporter();
-    let health = Health { reporter };
-    health.not_serving().await;
-    let server = async move {
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .expect("embedded descriptor sets are valid");
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()
-            .expect("embedded descriptor sets are valid");
-        tonic::transport::Server::builder()
-            .tcp_nodelay(true)
-            // A debug-level span per call: free unless RUST_LOG asks for it.
-            .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(AuthorizerServer::new(service))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-            .await
-    };
+    let (health, health_service) = health().await;
+    let server = base_router(health_service)
+        .add_service(AuthorizerServer::new(service))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
     (health, server)
+}
+
+/// Serves the Authorizer, health and reflection on a unix socket (and on
+/// `tcp` too when given), sharing one health status, until `shutdown`.
+pub async fn serve_both(
+    tcp: Option<TcpListener>,
+    uds: Option<tokio::net::UnixListener>,
+    service: AuthorizerService,
+    shutdown: watch::Receiver<bool>,
+) -> (
+    Health,
+    Vec<tokio::task::JoinHandle<Result<(), tonic::transport::Error>>>,
+) {
+    let (health, health_service) = health().await;
+    let mut tasks = Vec::new();
+    let stop = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    if let Some(l) = tcp {
+        let router =
+            base_router(health_service.clone()).add_service(AuthorizerServer::new(service.clone()));
+        tasks.push(tokio::spawn(router.serve_with_incoming_shutdown(
+            TcpListenerStream::new(l),
+            stop(shutdown.clone()),
+        )));
+    }
+    if let Some(l) = uds {
+        let router = base_router(health_service).add_service(AuthorizerServer::new(service));
+        tasks.push(tokio::spawn(router.serve_with_incoming_shutdown(
+            tokio_stream::wrappers::UnixListenerStream::new(l),
+            stop(shutdown),
+        )));
+    }
+    (health, tasks)
 }

@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::refresh::SnapshotStatus;
 use crate::snapshot::SnapshotHolder;
+use crate::sync::follower::{OnStale, SyncStatus};
 use crate::telemetry;
 
 /// What the HTTP handlers read.
@@ -27,6 +28,16 @@ pub struct HttpState {
     pub holder: Arc<SnapshotHolder>,
     pub status: Arc<SnapshotStatus>,
     pub metrics: PrometheusHandle,
+    /// A sidecar's link to its store (`None` in the store's own process).
+    pub sync: Option<SidecarHealth>,
+}
+
+/// What a sidecar's `/healthz` adds: its link to the store.
+#[derive(Clone)]
+pub struct SidecarHealth {
+    pub status: Arc<SyncStatus>,
+    pub on_stale: OnStale,
+    pub max_staleness: std::time::Duration,
 }
 
 /// Metric: HTTP requests by surface (`scim`, `admin`, `other`), method and status class.
@@ -78,22 +89,56 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// 200 with the snapshot's revision and age once one is in place, else 503.
+/// 200 with the snapshot's revision and age once one is in place, else 503
+/// with the reason. A sidecar adds its link to the store, and answers 503
+/// while stale under `--on-stale deny`.
 async fn healthz(State(s): State<HttpState>) -> impl IntoResponse {
-    match (s.holder.revision(), s.status.age()) {
-        (Some(revision), age) => (
-            StatusCode::OK,
-            Json(json!({
-                "status": "serving",
-                "revision": revision,
-                "snapshot_age_seconds": age.map(|a| a.as_secs_f64()),
-            })),
-        ),
-        (None, _) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "not_serving", "reason": "no snapshot loaded yet"})),
-        ),
-    }
+    let revision = s.holder.revision();
+    let age = s.status.age().map(|a| a.as_secs_f64());
+    let Some(sync) = &s.sync else {
+        return match revision {
+            Some(revision) => (
+                StatusCode::OK,
+                Json(json!({
+                    "status": "serving",
+                    "revision": revision,
+                    "snapshot_age_seconds": age,
+                })),
+            ),
+            None => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "not_serving", "reason": "no snapshot loaded yet"})),
+            ),
+        };
+    };
+    let stale = sync.status.stale();
+    let (code, status) = match revision {
+        None => (StatusCode::SERVICE_UNAVAILABLE, "not_serving"),
+        Some(_) if stale && sync.on_stale == OnStale::Deny => {
+            (StatusCode::SERVICE_UNAVAILABLE, "stale_denying")
+        }
+        Some(_) if stale => (StatusCode::OK, "serving_stale"),
+        Some(_) => (StatusCode::OK, "serving"),
+    };
+    let reason = sync.status.problem().or_else(|| {
+        revision
+            .is_none()
+            .then(|| "waiting for the first snapshot from the store".to_owned())
+    });
+    (
+        code,
+        Json(json!({
+            "status": status,
+            "revision": revision,
+            "snapshot_age_seconds": age,
+            "store_connected": sync.status.connected(),
+            "last_contact_seconds": sync.status.since_contact().map(|d| d.as_secs_f64()),
+            "stale": stale,
+            "max_staleness_seconds": sync.max_staleness.as_secs_f64(),
+            "on_stale": match sync.on_stale { OnStale::Serve => "serve", OnStale::Deny => "deny" },
+            "reason": reason,
+        })),
+    )
 }
 
 async fn metrics_text(State(s): State<HttpState>) -> impl IntoResponse {

@@ -46,6 +46,13 @@ impl SnapshotHolder {
         published
     }
 
+    /// Puts `snapshot` in place whatever its revision: for a store whose
+    /// database was replaced by an older one, where the newest revision seen
+    /// no longer exists.
+    pub fn replace(&self, snapshot: Arc<Snapshot>) {
+        self.current.store(Some(snapshot));
+    }
+
     pub fn revision(&self) -> Option<u64> {
         self.current.load().as_ref().map(|s| s.revision())
     }
