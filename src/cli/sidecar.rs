@@ -44,6 +44,11 @@ pub struct SidecarArgs {
     #[arg(long, env = "ROLECALL_CACHE_FILE", value_name = "PATH")]
     pub cache_file: Option<PathBuf>,
 
+    /// Least time between two writes of the cache file (for example `10s`;
+    /// `0s` writes after every change).
+    #[arg(long, env = "ROLECALL_CACHE_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub cache_interval: Duration,
+
     /// How long the store may stay silent before the snapshot counts as stale
     /// (for example `30s`, `5m`).
     #[arg(long, env = "ROLECALL_MAX_STALENESS", default_value = "5m", value_parser = humantime::parse_duration)]
@@ -122,6 +127,7 @@ pub async fn run(args: SidecarArgs) -> anyhow::Result<()> {
     options.token = token;
     options.client = args.client_name.clone().unwrap_or_else(host_name);
     options.cache_file = args.cache_file.clone();
+    options.cache_interval = args.cache_interval;
     options.max_staleness = args.max_staleness;
     options.on_stale = args.on_stale;
     let mut follower = Follower::new(options, Arc::clone(&publisher));

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::ffi::OsStr;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -26,7 +28,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Environment variables of the binary that must not leak in from the caller.
-const ROLECALL_ENV: &[&str] = &[
+pub const ROLECALL_ENV: &[&str] = &[
     "ROLECALL_ADDR",
     "ROLECALL_DATABASE_URL",
     "ROLECALL_GRPC_ADDR",
@@ -35,6 +37,16 @@ const ROLECALL_ENV: &[&str] = &[
     "ROLECALL_LOG_FORMAT",
     "ROLECALL_ADMIN_TOKEN",
     "ROLECALL_ADMIN_URL",
+    "ROLECALL_SYNC_ADDR",
+    "ROLECALL_SYNC_TOKEN",
+    "ROLECALL_STORE_URL",
+    "ROLECALL_GRPC_UDS",
+    "ROLECALL_CACHE_FILE",
+    "ROLECALL_CACHE_INTERVAL",
+    "ROLECALL_MAX_STALENESS",
+    "ROLECALL_ON_STALE",
+    "ROLECALL_CLIENT_NAME",
+    "ROLECALL_PUBLIC_SCIM_URL",
 ];
 
 /// The binary under test.
