@@ -114,15 +114,20 @@ impl Publisher {
 pub struct Refresher {
     store: Arc<dyn Store>,
     publisher: Publisher,
+    /// The newest revision known written, announced before the snapshot
+    /// catches up (the sync feed wakes on it).
+    written_tx: watch::Sender<Revision>,
     /// The state held, once read; one update at a time.
     replica: Mutex<Option<Replica>>,
 }
 
 impl Refresher {
     pub fn new(store: Arc<dyn Store>, holder: Arc<SnapshotHolder>) -> Self {
+        let (written_tx, _) = watch::channel(0);
         Self {
             store,
             publisher: Publisher::new(holder),
+            written_tx,
             replica: Mutex::new(None),
         }
     }
@@ -140,9 +145,23 @@ impl Refresher {
         self.publisher.revisions()
     }
 
+    /// A receiver of the newest revision known written (ahead of the snapshot).
+    pub fn writes(&self) -> watch::Receiver<Revision> {
+        self.written_tx.subscribe()
+    }
+
     /// Brings the snapshot up to the store's revision; returns the revision in place.
     #[tracing::instrument(name = "snapshot.refresh", skip(self))]
     pub async fn refresh(&self) -> anyhow::Result<Revision> {
+        // Wake the sync feed at once: sidecars need not wait for this
+        // process's own snapshot.
+        if let Ok(stored) = self.store.revision().await {
+            self.written_tx.send_if_modified(|w| {
+                let newer = stored > *w;
+                *w = (*w).max(stored);
+                newer
+            });
+        }
         let mut slot = self.replica.lock().await;
         let stored = self.store.revision().await?;
         if let Some(r) = slot.as_ref()

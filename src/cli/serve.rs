@@ -182,7 +182,7 @@ impl ControlPlane {
                 ..FeedOptions::default()
             },
         );
-        let feed_task = tokio::spawn(Arc::clone(&feed).run(self.refresher.revisions()));
+        let feed_task = tokio::spawn(Arc::clone(&feed).run(self.refresher.writes()));
         let (health, health_service) = grpc::health().await;
         health.serving_sync().await;
         let service = SnapshotSyncServer::new(SyncService::new(feed))

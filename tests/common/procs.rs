@@ -56,6 +56,11 @@ impl Proc {
         self.child = Some(cmd.spawn().expect("spawn rolecall"));
     }
 
+    /// The process id (0 when not running).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// SIGKILL, and wait for the process to be gone.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
