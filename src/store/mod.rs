@@ -5,6 +5,7 @@
 pub mod admin;
 mod import;
 pub mod scim;
+mod shared;
 pub mod sqlite;
 
 use std::sync::Arc;

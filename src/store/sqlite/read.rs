@@ -14,6 +14,7 @@ use crate::model::{
     State, Subject, User, UserId,
 };
 use crate::store::StoreError;
+use crate::store::shared::corrupt;
 
 /// Reads a column, mapping a decoding error to a [`StoreError`].
 pub(super) fn col<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T, StoreError>
@@ -43,10 +44,6 @@ async fn json_table<T: serde::de::DeserializeOwned>(
         .await
         .map_err(db_error("cannot read the state"))?;
     serde_json::from_str(&text).map_err(|e| corrupt(format!("{what} table ({e})")))
-}
-
-fn corrupt(what: String) -> StoreError {
-    StoreError::Database(format!("the database holds an invalid {what}"))
 }
 
 pub(super) async fn load_state(conn: &mut SqliteConnection) -> Result<State, StoreError> {
