@@ -39,6 +39,7 @@ use super::scim::{
     DirectoryInfo, GroupLookup, GroupRecord, GroupWrite, MembersChange, ScimToken, SyncLogEntry,
     UserLookup, UserRecord, UserWrite, Written,
 };
+use super::shared::{fold_email, from_i64, new_scim_id, to_i64};
 use super::{Change, DEFAULT_ROLES, ImportOutcome, Store, StoreError};
 use crate::datafile::{DataFile, Format};
 use crate::model::{
@@ -824,7 +825,6 @@ fn db_error(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     }
 }
 
-use super::shared::{fold_email, from_i64, new_scim_id, to_i64};
 use crate::time::now_ms;
 
 #[cfg(test)]
