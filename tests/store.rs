@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use rolecall::datafile::{DataFile, Format};
 use rolecall::model::{Member, Mode, Owner, Scope, State, Subject};
+use rolecall::store::postgres::PostgresStore;
 use rolecall::store::sqlite::SqliteStore;
 use rolecall::store::{ImportError, StoreError};
 use tempfile::TempDir;
@@ -82,7 +83,7 @@ fn import_error(result: Result<impl std::fmt::Debug, StoreError>) -> ImportError
     }
 }
 
-fn open_error(result: Result<SqliteStore, StoreError>) -> (String, String) {
+fn open_error<S>(result: Result<S, StoreError>) -> (String, String) {
     match result {
         Err(StoreError::Open { message, hint, .. }) => (message, hint),
         Err(e) => panic!("expected an open error, got {e}"),
@@ -553,7 +554,9 @@ async fn bad_entries_are_named_and_nothing_is_written(backend: Backend) {
 }
 
 backend_tests!(a_saml_directory_takes_user_assignments_and_a_switch_to_dashboard_allows_groups);
-async fn a_saml_directory_takes_user_assignments_and_a_switch_to_dashboard_allows_groups(backend: Backend) {
+async fn a_saml_directory_takes_user_assignments_and_a_switch_to_dashboard_allows_groups(
+    backend: Backend,
+) {
     let (_dir, store, _) = fresh(backend).await;
     store.import(&yaml(BASE)).await.unwrap();
     let switch = r#"
@@ -675,6 +678,80 @@ async fn foreign_and_newer_databases_are_refused() {
     .unwrap();
     drop(conn);
     let (message, hint) = open_error(SqliteStore::open(&url(&path)).await);
+    assert!(message.contains("created by a newer rolecall"), "{message}");
+    assert!(message.contains("999"), "{message}");
+    assert!(hint.contains("--database-url"), "{hint}");
+}
+
+#[tokio::test]
+async fn postgres_urls_that_cannot_work_say_what_to_fix_without_the_password() {
+    // Nothing listens on port 1.
+    let url = "postgres://rolecall:s3cret@127.0.0.1:1/rolecall";
+    let e = match rolecall::store::open(url).await {
+        Err(e) => e,
+        Ok(_) => panic!("opened"),
+    };
+    let shown = e.to_string();
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("rolecall:***@127.0.0.1:1"), "{shown}");
+    assert!(
+        shown.contains("cannot reach the PostgreSQL server at 127.0.0.1:1"),
+        "{shown}"
+    );
+    assert!(shown.contains("check that PostgreSQL runs"), "{shown}");
+
+    let url = "postgres://rolecall:s3cret@localhost:port/rolecall";
+    let shown = match rolecall::store::open(url).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened"),
+    };
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("not a PostgreSQL URL"), "{shown}");
+    assert!(
+        shown.contains("postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn foreign_missing_and_newer_postgres_databases_are_refused() {
+    let Some(server) = stores::postgres_url() else {
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres).await;
+
+    // A database that does not exist.
+    let missing = stores::with_database(&server, "rolecall_no_such_database");
+    let shown = match PostgresStore::open(&missing).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened"),
+    };
+    assert!(shown.contains("create the database"), "{shown}");
+
+    // Someone else's database.
+    let mut conn = stores::admin_connection(db.url()).await;
+    sqlx::query("CREATE TABLE invoices (id BIGINT PRIMARY KEY)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (message, hint) = open_error(PostgresStore::open(db.url()).await);
+    assert!(message.contains("no rolecall schema"), "{message}");
+    assert!(hint.contains("--database-url"), "{hint}");
+
+    // A rolecall database that a newer rolecall migrated further.
+    sqlx::query("DROP TABLE invoices")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    db.open().await.close().await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (999, 'future', TRUE, '\\x00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (message, hint) = open_error(PostgresStore::open(db.url()).await);
     assert!(message.contains("created by a newer rolecall"), "{message}");
     assert!(message.contains("999"), "{message}");
     assert!(hint.contains("--database-url"), "{hint}");
