@@ -10,7 +10,7 @@
 //! `#[macro_use] #[path = "common/stores.rs"] mod stores;`.
 
 // Included with `#[path]` by several test crates; each uses part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::ops::Deref;
 use std::time::Duration;
