@@ -871,6 +871,48 @@ async fn stores_opening_a_new_file_at_once_migrate_it_once(backend: Backend) {
     assert!(last <= 1);
 }
 
+backend_tests!(multi_thread: readers_see_revisions_in_order_and_in_one_snapshot);
+async fn readers_see_revisions_in_order_and_in_one_snapshot(backend: Backend) {
+    // Two stores write at once (as two processes would) while a third reads:
+    // whatever revision a reader sees, every one below it is there too, and
+    // a state is the state of exactly its revision.
+    let (db, a, r0) = fresh(backend).await;
+    let b = db.open().await;
+    let reader = db.open().await;
+    let writers: Vec<_> = [a, b]
+        .into_iter()
+        .enumerate()
+        .map(|(w, store)| {
+            tokio::spawn(async move {
+                for n in 0..10 {
+                    store.import(&org_file(w * 100 + n)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut seen = r0;
+    while seen < r0 + 20 {
+        let revision = reader.revision().await.unwrap();
+        assert!(revision >= seen, "the revision went back");
+        let log = reader.changes_since(r0, 1000).await.unwrap();
+        let revisions: Vec<u64> = log.iter().map(|c| c.revision).collect();
+        assert!(
+            revisions.len() as u64 >= revision - r0,
+            "revision {revision} is visible but not all below it: {revisions:?}"
+        );
+        assert_eq!(
+            revisions,
+            (r0 + 1..=r0 + revisions.len() as u64).collect::<Vec<_>>()
+        );
+        let state = reader.load_state().await.unwrap();
+        assert_eq!(state.organizations.len() as u64, state.revision - r0);
+        seen = revision;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+}
+
 backend_tests!(changes_since_pages_through_the_log);
 async fn changes_since_pages_through_the_log(backend: Backend) {
     let (_dir, store, r0) = fresh(backend).await;
