@@ -15,7 +15,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::datafile::DataFile;
-use crate::model::{AccountId, DirectoryId, OrganizationId, Owner, Revision, RoleName, State};
+use crate::model::{
+    AccountId, Delta, DirectoryId, OrganizationId, Owner, Revision, RoleName, State,
+};
 use admin::{
     AccountRecord, AssignmentRecord, AssignmentSpec, AuditEntry, AuditQuery, DirectoryChange,
     DirectoryRecord, GroupSummary, MemberSummary, OrganizationRecord, RoleRecord, SubjectId,
@@ -105,6 +107,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Change log entries after `after`, oldest first, at most `limit`.
     async fn changes_since(&self, after: Revision, limit: u32) -> Result<Vec<Change>, StoreError>;
+
+    /// The entities the writes after `after` touched, as they are now, read
+    /// in one transaction (`delta.revision` is the revision they are at).
+    /// `None` when the store cannot tell: `after` is older than the change
+    /// keys it keeps, or newer than its revision (another database), or more
+    /// than `max_entities` entities changed; the caller then reads the whole
+    /// state.
+    async fn delta(
+        &self,
+        after: Revision,
+        max_entities: usize,
+    ) -> Result<Option<Delta>, StoreError>;
 
     // === SCIM ===
     // Every write below is one durable transaction that bumps the revision and

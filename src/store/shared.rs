@@ -10,7 +10,9 @@ use sha2::{Digest, Sha256};
 use super::StoreError;
 use super::admin::{AssignmentRecord, RoleRecord, SubjectId};
 use super::import::{self, MAX_TEXT_LEN, ScopeRef};
-use crate::model::{AccountId, DirectoryId, Mode, Owner, Revision, RoleName, Scope};
+use crate::model::{
+    AccountId, DirectoryId, Mode, Owner, PermissionPattern, Revision, RoleName, Scope,
+};
 
 /// Folds an email address for lookups (`emails eq "..."` is
 /// case-insensitive).
@@ -338,6 +340,11 @@ pub const DEFAULT_CAPACITY: u32 = 10_000;
 /// hundredth of the capacity, between 1 and 100.
 pub(crate) fn prune_every(capacity: u32) -> u32 {
     (capacity / 100).clamp(1, 100)
+}
+
+/// A permission pattern as stored.
+pub(crate) fn permission(role: &str, p: &str) -> Result<PermissionPattern, StoreError> {
+    PermissionPattern::parse(p).map_err(|_| corrupt(format!("permission `{p}` of role `{role}`")))
 }
 
 /// The revision after a write, and whether it wrote (commit) or not

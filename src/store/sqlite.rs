@@ -17,6 +17,7 @@
 //! do not.
 
 mod admin;
+mod delta;
 mod open;
 mod read;
 mod scim;
@@ -43,8 +44,8 @@ use super::shared::{fold_email, from_i64, new_scim_id, to_i64};
 use super::{Change, DEFAULT_ROLES, ImportOutcome, Store, StoreError};
 use crate::datafile::{DataFile, Format};
 use crate::model::{
-    AccountId, DirectoryId, Mode, OrganizationId, Owner, PermissionPattern, Revision, RoleName,
-    State,
+    AccountId, Delta, DirectoryId, Mode, OrganizationId, Owner, PermissionPattern, Revision,
+    RoleName, State,
 };
 
 pub use super::shared::DEFAULT_CAPACITY as DEFAULT_SYNC_LOG_CAPACITY;
@@ -231,6 +232,17 @@ impl Store for SqliteStore {
         let state = read::load_state(&mut tx).await?;
         tx.rollback().await.map_err(db_error("cannot end a read"))?;
         Ok(state)
+    }
+
+    async fn delta(
+        &self,
+        after: Revision,
+        max_entities: usize,
+    ) -> Result<Option<Delta>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let delta = delta::delta(&mut tx, after, max_entities).await?;
+        tx.rollback().await.map_err(db_error("cannot end a read"))?;
+        Ok(delta)
     }
 
     async fn import(&self, file: &DataFile) -> Result<ImportOutcome, StoreError> {
@@ -805,6 +817,7 @@ async fn bump_revision(
         .execute(&mut *conn)
         .await
         .map_err(db_error("cannot append to the change log"))?;
+    delta::prune(conn, value).await?;
     Ok(from_i64(value))
 }
 

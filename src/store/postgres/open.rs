@@ -13,11 +13,18 @@ use sqlx::{Connection, PgConnection, PgPool, SqlSafeStr};
 use crate::store::StoreError;
 
 /// The schema, in order. A released migration never changes: add a file.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "change_keys",
+        include_str!("../../../migrations/postgres/0002_change_keys.sql"),
+    ),
+];
 
 /// Connections of the pool, shared by reads and writes (writes take turns
 /// on the revision row, so more would only wait).

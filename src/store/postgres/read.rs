@@ -94,26 +94,7 @@ pub(super) async fn load_state(conn: &mut PgConnection) -> Result<State, StoreEr
     )
     .await?
     .iter()
-    .map(|r| {
-        let id: String = col(r, "id")?;
-        let owner = match (
-            col::<Option<String>>(r, "owner_organization_id")?,
-            col::<Option<String>>(r, "owner_account_id")?,
-        ) {
-            (Some(o), None) => Owner::Organization(OrganizationId::new_unchecked(o)),
-            (None, Some(a)) => Owner::Account(AccountId::new_unchecked(a)),
-            _ => return Err(corrupt(format!("owner of directory `{id}`"))),
-        };
-        let mode: String = col(r, "mode")?;
-        let mode =
-            Mode::parse(&mode).ok_or_else(|| corrupt(format!("mode of directory `{id}`")))?;
-        Ok(Directory {
-            domains: domains.remove(&id).unwrap_or_default(),
-            id: DirectoryId::new_unchecked(id),
-            owner,
-            mode,
-        })
-    })
+    .map(|r| directory(r, &mut domains))
     .collect::<Result<Vec<_>, StoreError>>()?;
 
     let mut permissions: HashMap<String, Vec<PermissionPattern>> = HashMap::new();
@@ -125,8 +106,7 @@ pub(super) async fn load_state(conn: &mut PgConnection) -> Result<State, StoreEr
     {
         let role: String = col(&r, "role_name")?;
         let p: String = col(&r, "permission")?;
-        let pattern = PermissionPattern::parse(&p)
-            .map_err(|_| corrupt(format!("permission `{p}` of role `{role}`")))?;
+        let pattern = permission(&role, &p)?;
         permissions.entry(role).or_default().push(pattern);
     }
     let roles = all(conn, "SELECT name, description FROM roles ORDER BY name")
@@ -236,6 +216,33 @@ pub(super) async fn load_state(conn: &mut PgConnection) -> Result<State, StoreEr
         role_assignments,
     })
 }
+
+/// A directory row (`id, owner_organization_id, owner_account_id, mode`),
+/// taking its domains out of `domains`.
+pub(super) fn directory(
+    r: &PgRow,
+    domains: &mut HashMap<String, Vec<String>>,
+) -> Result<Directory, StoreError> {
+    let id: String = col(r, "id")?;
+    let owner = match (
+        col::<Option<String>>(r, "owner_organization_id")?,
+        col::<Option<String>>(r, "owner_account_id")?,
+    ) {
+        (Some(o), None) => Owner::Organization(OrganizationId::new_unchecked(o)),
+        (None, Some(a)) => Owner::Account(AccountId::new_unchecked(a)),
+        _ => return Err(corrupt(format!("owner of directory `{id}`"))),
+    };
+    let mode: String = col(r, "mode")?;
+    let mode = Mode::parse(&mode).ok_or_else(|| corrupt(format!("mode of directory `{id}`")))?;
+    Ok(Directory {
+        domains: domains.remove(&id).unwrap_or_default(),
+        id: DirectoryId::new_unchecked(id),
+        owner,
+        mode,
+    })
+}
+
+pub(super) use crate::store::shared::permission;
 
 pub(super) fn assignment(r: &PgRow) -> Result<RoleAssignment, StoreError> {
     let directory: String = col(r, "directory_id")?;

@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "admin",
         include_str!("../../../migrations/sqlite/0003_admin.sql"),
     ),
+    (
+        4,
+        "change_keys",
+        include_str!("../../../migrations/sqlite/0004_change_keys.sql"),
+    ),
 ];
 
 /// How long a connection waits for a lock held by another process.
