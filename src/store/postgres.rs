@@ -14,7 +14,7 @@
 //!
 //! The schema is in `migrations/postgres/`, embedded in the binary; the SQL
 //! follows the SQLite store statement for statement (same rules, same errors),
-//! and the backend-free parts live in [`super::shared`] and [`super::import`].
+//! and the backend-free parts live in `store::shared` and `store::import`.
 //! Connections are checked before use, so the store rides out a server
 //! restart: operations fail while the server is down and succeed again once
 //! it is back, without reopening the store.
