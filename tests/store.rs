@@ -1,4 +1,5 @@
-//! The store over a real SQLite file: opening, importing, reading back,
+//! The store over real databases — a SQLite file, and PostgreSQL when
+//! `ROLECALL_TEST_POSTGRES_URL` is set: opening, importing, reading back,
 //! errors, durability and concurrency.
 //!
 //! The default role catalog may hold any roles: these tests use roles of
@@ -9,9 +10,16 @@ use std::sync::Arc;
 
 use rolecall::datafile::{DataFile, Format};
 use rolecall::model::{Member, Mode, Owner, Scope, State, Subject};
+use rolecall::store::postgres::PostgresStore;
 use rolecall::store::sqlite::SqliteStore;
-use rolecall::store::{ImportError, Store, StoreError};
+use rolecall::store::{ImportError, StoreError};
 use tempfile::TempDir;
+
+#[macro_use]
+#[path = "common/stores.rs"]
+mod stores;
+
+use stores::{Backend, TestDb, TestStore};
 
 const BASE: &str = r#"
 organizations:
@@ -60,12 +68,12 @@ async fn open(path: &Path) -> SqliteStore {
     SqliteStore::open(&url(path)).await.expect("store opens")
 }
 
-/// A new store in a tempdir, its revision after opening, and the dir.
-async fn fresh() -> (TempDir, SqliteStore, u64) {
-    let dir = TempDir::new().unwrap();
-    let store = open(&db_path(&dir)).await;
+/// A new database of `backend`, a store on it, and its revision after opening.
+async fn fresh(backend: Backend) -> (TestDb, TestStore, u64) {
+    let db = TestDb::new(backend).await;
+    let store = db.open().await;
     let r0 = store.revision().await.unwrap();
-    (dir, store, r0)
+    (db, store, r0)
 }
 
 fn import_error(result: Result<impl std::fmt::Debug, StoreError>) -> ImportError {
@@ -75,7 +83,7 @@ fn import_error(result: Result<impl std::fmt::Debug, StoreError>) -> ImportError
     }
 }
 
-fn open_error(result: Result<SqliteStore, StoreError>) -> (String, String) {
+fn open_error<S>(result: Result<S, StoreError>) -> (String, String) {
     match result {
         Err(StoreError::Open { message, hint, .. }) => (message, hint),
         Err(e) => panic!("expected an open error, got {e}"),
@@ -99,9 +107,9 @@ fn group<'s>(state: &'s State, name: &str) -> &'s rolecall::model::Group {
         .unwrap_or_else(|| panic!("group {name}"))
 }
 
-#[tokio::test]
-async fn a_new_store_opens_at_a_stable_revision() {
-    let (dir, store, r0) = fresh().await;
+backend_tests!(a_new_store_opens_at_a_stable_revision);
+async fn a_new_store_opens_at_a_stable_revision(backend: Backend) {
+    let (dir, store, r0) = fresh(backend).await;
     let state = store.load_state().await.unwrap();
     // The catalog is loaded in one write, or not at all when it is empty.
     assert_eq!(r0, u64::from(!state.roles.is_empty()));
@@ -116,14 +124,14 @@ async fn a_new_store_opens_at_a_stable_revision() {
     drop(store);
 
     // Reopening loads the same catalog again: nothing to write.
-    let store = open(&db_path(&dir)).await;
+    let store = dir.open().await;
     assert_eq!(store.revision().await.unwrap(), r0);
     assert_eq!(store.load_state().await.unwrap(), state);
 }
 
-#[tokio::test]
-async fn an_import_lands_in_one_revision() {
-    let (_dir, store, r0) = fresh().await;
+backend_tests!(an_import_lands_in_one_revision);
+async fn an_import_lands_in_one_revision(backend: Backend) {
+    let (_dir, store, r0) = fresh(backend).await;
     let out = store.import(&yaml(BASE)).await.unwrap();
     assert!(out.changed);
     assert_eq!(out.revision, r0 + 1);
@@ -238,9 +246,9 @@ async fn an_import_lands_in_one_revision() {
     assert_eq!(detail["created"]["roles"], 2);
 }
 
-#[tokio::test]
-async fn importing_the_same_file_twice_changes_nothing() {
-    let (_dir, store, r0) = fresh().await;
+backend_tests!(importing_the_same_file_twice_changes_nothing);
+async fn importing_the_same_file_twice_changes_nothing(backend: Backend) {
+    let (_dir, store, r0) = fresh(backend).await;
     store.import(&yaml(BASE)).await.unwrap();
     let before = store.load_state().await.unwrap();
 
@@ -266,9 +274,9 @@ async fn importing_the_same_file_twice_changes_nothing() {
     assert_eq!(store.load_state().await.unwrap(), before);
 }
 
-#[tokio::test]
-async fn updates_replace_what_they_match() {
-    let (_dir, store, r0) = fresh().await;
+backend_tests!(updates_replace_what_they_match);
+async fn updates_replace_what_they_match(backend: Backend) {
+    let (_dir, store, r0) = fresh(backend).await;
     store.import(&yaml(BASE)).await.unwrap();
     let bob_id = user(&store.load_state().await.unwrap(), "bob@acme.eu")
         .id
@@ -325,9 +333,9 @@ groups:
     assert!(!store.import(&yaml(update)).await.unwrap().changed);
 }
 
-#[tokio::test]
-async fn names_may_pass_from_one_row_to_another() {
-    let (_dir, store, _) = fresh().await;
+backend_tests!(names_may_pass_from_one_row_to_another);
+async fn names_may_pass_from_one_row_to_another(backend: Backend) {
+    let (_dir, store, _) = fresh(backend).await;
     let setup = r#"
 organizations: [{id: o, name: O}]
 directories: [{id: d, owner: {organization: o}}]
@@ -357,10 +365,10 @@ groups:
     assert!(!store.import(&yaml(renames)).await.unwrap().changed);
 }
 
+backend_tests!(bad_entries_are_named_and_nothing_is_written);
 /// Each bad file, imported over BASE: the entry and field named, nothing written.
-#[tokio::test]
-async fn bad_entries_are_named_and_nothing_is_written() {
-    let (_dir, store, r0) = fresh().await;
+async fn bad_entries_are_named_and_nothing_is_written(backend: Backend) {
+    let (_dir, store, r0) = fresh(backend).await;
     store.import(&yaml(BASE)).await.unwrap();
     let before = store.load_state().await.unwrap();
 
@@ -545,9 +553,11 @@ async fn bad_entries_are_named_and_nothing_is_written() {
     assert_eq!(store.changes_since(r0 + 1, 10).await.unwrap(), []);
 }
 
-#[tokio::test]
-async fn a_saml_directory_takes_user_assignments_and_a_switch_to_dashboard_allows_groups() {
-    let (_dir, store, _) = fresh().await;
+backend_tests!(a_saml_directory_takes_user_assignments_and_a_switch_to_dashboard_allows_groups);
+async fn a_saml_directory_takes_user_assignments_and_a_switch_to_dashboard_allows_groups(
+    backend: Backend,
+) {
+    let (_dir, store, _) = fresh(backend).await;
     store.import(&yaml(BASE)).await.unwrap();
     let switch = r#"
 directories: [{id: dir_solo, owner: {account: acct_solo}, domains: [solo.dev], mode: dashboard}]
@@ -560,11 +570,11 @@ role_assignments: [{directory: dir_solo, group: Team, role: test_admin, scope: {
     assert_eq!(s.role_assignments.len(), 5);
 }
 
-#[tokio::test]
-async fn an_account_of_an_organization_may_have_a_directory_of_its_own() {
+backend_tests!(an_account_of_an_organization_may_have_a_directory_of_its_own);
+async fn an_account_of_an_organization_may_have_a_directory_of_its_own(backend: Backend) {
     // The organization's directory governs the account when there is one;
     // the account's own directory assigns roles on that account only.
-    let (_dir, store, _) = fresh().await;
+    let (_dir, store, _) = fresh(backend).await;
     store.import(&yaml(BASE)).await.unwrap();
     let labs = r#"
 accounts: [{id: acct_labs, name: Labs, organization: org_acme}]
@@ -616,9 +626,12 @@ async fn unopenable_paths_are_named_in_the_hint() {
         "{hint}"
     );
 
-    // Not a SQLite URL at all.
-    match rolecall::store::open("postgres://localhost/rolecall").await {
-        Err(StoreError::Open { hint, .. }) => assert!(hint.contains("sqlite://"), "{hint}"),
+    // Not a URL of a database rolecall knows.
+    match rolecall::store::open("mysql://localhost/rolecall").await {
+        Err(StoreError::Open { hint, .. }) => {
+            assert!(hint.contains("sqlite://"), "{hint}");
+            assert!(hint.contains("postgres://"), "{hint}");
+        }
         Err(e) => panic!("{e}"),
         Ok(_) => panic!("opened"),
     }
@@ -671,23 +684,99 @@ async fn foreign_and_newer_databases_are_refused() {
 }
 
 #[tokio::test]
-async fn an_acknowledged_import_survives_reopening() {
-    let dir = TempDir::new().unwrap();
-    let path = db_path(&dir);
-    let store = open(&path).await;
+async fn postgres_urls_that_cannot_work_say_what_to_fix_without_the_password() {
+    // Nothing listens on port 1.
+    let url = "postgres://rolecall:s3cret@127.0.0.1:1/rolecall";
+    let e = match rolecall::store::open(url).await {
+        Err(e) => e,
+        Ok(_) => panic!("opened"),
+    };
+    let shown = e.to_string();
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("rolecall:***@127.0.0.1:1"), "{shown}");
+    assert!(
+        shown.contains("cannot reach the PostgreSQL server at 127.0.0.1:1"),
+        "{shown}"
+    );
+    assert!(shown.contains("check that PostgreSQL runs"), "{shown}");
+
+    let url = "postgres://rolecall:s3cret@localhost:port/rolecall";
+    let shown = match rolecall::store::open(url).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened"),
+    };
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("not a PostgreSQL URL"), "{shown}");
+    assert!(
+        shown.contains("postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn foreign_missing_and_newer_postgres_databases_are_refused() {
+    let Some(server) = stores::postgres_url() else {
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres).await;
+
+    // A database that does not exist.
+    let missing = stores::with_database(&server, "rolecall_no_such_database");
+    let shown = match PostgresStore::open(&missing).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("opened"),
+    };
+    assert!(shown.contains("create the database"), "{shown}");
+
+    // Someone else's database.
+    let mut conn = stores::admin_connection(db.url()).await;
+    sqlx::query("CREATE TABLE invoices (id BIGINT PRIMARY KEY)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (message, hint) = open_error(PostgresStore::open(db.url()).await);
+    assert!(message.contains("no rolecall schema"), "{message}");
+    assert!(hint.contains("--database-url"), "{hint}");
+
+    // A rolecall database that a newer rolecall migrated further.
+    sqlx::query("DROP TABLE invoices")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    db.open().await.close().await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (999, 'future', TRUE, '\\x00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (message, hint) = open_error(PostgresStore::open(db.url()).await);
+    assert!(message.contains("created by a newer rolecall"), "{message}");
+    assert!(message.contains("999"), "{message}");
+    assert!(hint.contains("--database-url"), "{hint}");
+}
+
+backend_tests!(an_acknowledged_import_survives_reopening);
+async fn an_acknowledged_import_survives_reopening(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.open().await;
     let out = store.import(&yaml(BASE)).await.unwrap();
     let state = store.load_state().await.unwrap();
     drop(store); // no orderly close
 
-    let store = open(&path).await;
+    let store = db.open().await;
     assert_eq!(store.revision().await.unwrap(), out.revision);
     assert_eq!(store.load_state().await.unwrap(), state);
     assert!(!store.import(&yaml(BASE)).await.unwrap().changed);
+    if backend != Backend::Sqlite {
+        return;
+    }
 
     // The file is in WAL mode.
     use sqlx::ConnectOptions;
     use std::str::FromStr;
-    let mut conn = sqlx::sqlite::SqliteConnectOptions::from_str(&url(&path))
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::from_str(db.url())
         .unwrap()
         .connect()
         .await
@@ -708,9 +797,9 @@ fn org_file(n: usize) -> DataFile {
     ))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_imports_are_serialised_and_all_land() {
-    let (_dir, store, r0) = fresh().await;
+backend_tests!(multi_thread: concurrent_imports_are_serialised_and_all_land);
+async fn concurrent_imports_are_serialised_and_all_land(backend: Backend) {
+    let (_dir, store, r0) = fresh(backend).await;
     let store = Arc::new(store);
     let tasks: Vec<_> = (0..2)
         .map(|n| {
@@ -737,11 +826,11 @@ async fn concurrent_imports_are_serialised_and_all_land() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_stores_on_one_file_take_turns() {
+backend_tests!(multi_thread: two_stores_on_one_file_take_turns);
+async fn two_stores_on_one_file_take_turns(backend: Backend) {
     // As two processes would: each with its own connections.
-    let (dir, a, r0) = fresh().await;
-    let b = open(&db_path(&dir)).await;
+    let (db, a, r0) = fresh(backend).await;
+    let b = db.open().await;
     let (a, b) = (Arc::new(a), Arc::new(b));
     let mut tasks = Vec::new();
     for n in 0..8 {
@@ -761,14 +850,13 @@ async fn two_stores_on_one_file_take_turns() {
     assert_eq!(b.load_state().await.unwrap().organizations.len(), 8);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn stores_opening_a_new_file_at_once_migrate_it_once() {
-    let dir = TempDir::new().unwrap();
-    let path = db_path(&dir);
+backend_tests!(multi_thread: stores_opening_a_new_file_at_once_migrate_it_once);
+async fn stores_opening_a_new_file_at_once_migrate_it_once(backend: Backend) {
+    let db = Arc::new(TestDb::new(backend).await);
     let tasks: Vec<_> = (0..4)
         .map(|_| {
-            let url = url(&path);
-            tokio::spawn(async move { SqliteStore::open(&url).await })
+            let db = Arc::clone(&db);
+            tokio::spawn(async move { db.try_open().await })
         })
         .collect();
     let mut revisions = Vec::new();
@@ -778,14 +866,56 @@ async fn stores_opening_a_new_file_at_once_migrate_it_once() {
     }
     let last = *revisions.iter().max().unwrap();
     // The catalog landed once, whoever loaded it.
-    let store = open(&path).await;
+    let store = db.open().await;
     assert_eq!(store.revision().await.unwrap(), last);
     assert!(last <= 1);
 }
 
-#[tokio::test]
-async fn changes_since_pages_through_the_log() {
-    let (_dir, store, r0) = fresh().await;
+backend_tests!(multi_thread: readers_see_revisions_in_order_and_in_one_snapshot);
+async fn readers_see_revisions_in_order_and_in_one_snapshot(backend: Backend) {
+    // Two stores write at once (as two processes would) while a third reads:
+    // whatever revision a reader sees, every one below it is there too, and
+    // a state is the state of exactly its revision.
+    let (db, a, r0) = fresh(backend).await;
+    let b = db.open().await;
+    let reader = db.open().await;
+    let writers: Vec<_> = [a, b]
+        .into_iter()
+        .enumerate()
+        .map(|(w, store)| {
+            tokio::spawn(async move {
+                for n in 0..10 {
+                    store.import(&org_file(w * 100 + n)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut seen = r0;
+    while seen < r0 + 20 {
+        let revision = reader.revision().await.unwrap();
+        assert!(revision >= seen, "the revision went back");
+        let log = reader.changes_since(r0, 1000).await.unwrap();
+        let revisions: Vec<u64> = log.iter().map(|c| c.revision).collect();
+        assert!(
+            revisions.len() as u64 >= revision - r0,
+            "revision {revision} is visible but not all below it: {revisions:?}"
+        );
+        assert_eq!(
+            revisions,
+            (r0 + 1..=r0 + revisions.len() as u64).collect::<Vec<_>>()
+        );
+        let state = reader.load_state().await.unwrap();
+        assert_eq!(state.organizations.len() as u64, state.revision - r0);
+        seen = revision;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+}
+
+backend_tests!(changes_since_pages_through_the_log);
+async fn changes_since_pages_through_the_log(backend: Backend) {
+    let (_dir, store, r0) = fresh(backend).await;
     for n in 0..5 {
         store.import(&org_file(n)).await.unwrap();
     }

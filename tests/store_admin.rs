@@ -1,4 +1,5 @@
-//! The admin side of the SQLite store over real files: organizations,
+//! The admin side of the store over real databases (SQLite, and PostgreSQL
+//! when `ROLECALL_TEST_POSTGRES_URL` is set): organizations,
 //! accounts, directories, roles, the groups view, role assignments and the
 //! audit log; their errors, revisions (one per changing write, none for a
 //! write that changes nothing), audit entries, and what the decision then
@@ -7,8 +8,6 @@
 //! Revisions are counted from the one the store is at after the test's own
 //! setup (the default role catalog and [`BASE`]).
 
-use std::path::{Path, PathBuf};
-
 use rolecall::datafile::{DataFile, Format};
 use rolecall::engine;
 use rolecall::model::{
@@ -16,12 +15,16 @@ use rolecall::model::{
     Subject,
 };
 use rolecall::snapshot;
+use rolecall::store::StoreError;
 use rolecall::store::admin::{AssignmentSpec, AuditEntry, AuditQuery, DirectoryChange, SubjectId};
 use rolecall::store::scim::SyncLogEntry;
-use rolecall::store::sqlite::SqliteStore;
-use rolecall::store::{Store, StoreError};
 use serde_json::json;
-use tempfile::TempDir;
+
+#[macro_use]
+#[path = "common/stores.rs"]
+mod stores;
+
+use stores::{Backend, TestDb, TestStore};
 
 const BASE: &str = r#"
 organizations:
@@ -58,22 +61,13 @@ fn yaml(text: &str) -> DataFile {
     DataFile::parse(text, Format::Yaml, "test.yaml").expect("test data parses")
 }
 
-fn db_path(dir: &TempDir) -> PathBuf {
-    dir.path().join("rolecall.db")
-}
-
-fn url(path: &Path) -> String {
-    format!("sqlite://{}", path.display())
-}
-
-/// A store in a tempdir with [`BASE`] imported, and its revision.
-async fn fresh() -> (TempDir, SqliteStore, u64) {
-    let tmp = TempDir::new().unwrap();
-    let store = SqliteStore::open(&url(&db_path(&tmp)))
-        .await
-        .expect("store opens");
+/// A new database of `backend` with [`BASE`] imported, a store on it, and
+/// its revision.
+async fn fresh(backend: Backend) -> (TestDb, TestStore, u64) {
+    let db = TestDb::new(backend).await;
+    let store = db.open().await;
     let out = store.import(&yaml(BASE)).await.expect("base imports");
-    (tmp, store, out.revision)
+    (db, store, out.revision)
 }
 
 fn org(s: &str) -> OrganizationId {
@@ -152,7 +146,7 @@ fn conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> (String, String) {
     }
 }
 
-async fn last_audit(store: &SqliteStore) -> AuditEntry {
+async fn last_audit(store: &TestStore) -> AuditEntry {
     store
         .audit_log(&AuditQuery {
             limit: 1,
@@ -165,7 +159,7 @@ async fn last_audit(store: &SqliteStore) -> AuditEntry {
         .expect("an audit entry")
 }
 
-async fn audit_count(store: &SqliteStore) -> usize {
+async fn audit_count(store: &TestStore) -> usize {
     store
         .audit_log(&AuditQuery {
             limit: 10_000,
@@ -177,7 +171,7 @@ async fn audit_count(store: &SqliteStore) -> usize {
 }
 
 /// The last change-log kind.
-async fn last_kind(store: &SqliteStore, after: u64) -> Vec<String> {
+async fn last_kind(store: &TestStore, after: u64) -> Vec<String> {
     store
         .changes_since(after, 100)
         .await
@@ -188,7 +182,7 @@ async fn last_kind(store: &SqliteStore, after: u64) -> Vec<String> {
 }
 
 /// Does the engine allow it on the store's current state?
-async fn allowed(store: &SqliteStore, user: &str, permission: &str, account: &str) -> bool {
+async fn allowed(store: &TestStore, user: &str, permission: &str, account: &str) -> bool {
     let state = store.load_state().await.unwrap();
     let snap = snapshot::build(&state).expect("snapshot builds");
     engine::check(&snap, user, permission, account)
@@ -206,9 +200,9 @@ fn state_assignments(state: &State, subject: &Subject) -> Vec<(String, Scope)> {
 
 // --- organizations and accounts ---------------------------------------------
 
-#[tokio::test]
-async fn organizations_are_created_renamed_and_listed() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(organizations_are_created_renamed_and_listed);
+async fn organizations_are_created_renamed_and_listed(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let list = store.list_organizations().await.unwrap();
     let ids: Vec<&str> = list.iter().map(|o| o.id.as_str()).collect();
     assert_eq!(ids, ["org_acme", "org_beta"]);
@@ -288,9 +282,9 @@ async fn organizations_are_created_renamed_and_listed() {
     );
 }
 
-#[tokio::test]
-async fn accounts_are_created_renamed_and_listed() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(accounts_are_created_renamed_and_listed);
+async fn accounts_are_created_renamed_and_listed(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let all = store.list_accounts(None).await.unwrap();
     let ids: Vec<&str> = all.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["acct_beta", "acct_eu", "acct_solo", "acct_us"]);
@@ -373,9 +367,9 @@ async fn accounts_are_created_renamed_and_listed() {
     assert_eq!(last_kind(&store, r0).await.len(), 3);
 }
 
-#[tokio::test]
-async fn org_wide_assignments_cover_new_and_moved_accounts() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(org_wide_assignments_cover_new_and_moved_accounts);
+async fn org_wide_assignments_cover_new_and_moved_accounts(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     store
         .set_role_assignments(
             ACTOR,
@@ -460,9 +454,9 @@ async fn org_wide_assignments_cover_new_and_moved_accounts() {
 
 // --- directories -------------------------------------------------------------
 
-#[tokio::test]
-async fn directories_are_created_and_updated() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(directories_are_created_and_updated);
+async fn directories_are_created_and_updated(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let list = store.list_directories().await.unwrap();
     let ids: Vec<&str> = list.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids, ["dir_acme", "dir_solo"]);
@@ -641,9 +635,9 @@ async fn directories_are_created_and_updated() {
     assert_eq!(what, "directory");
 }
 
-#[tokio::test]
-async fn scim_status_reports_the_last_request_and_tokens() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(scim_status_reports_the_last_request_and_tokens);
+async fn scim_status_reports_the_last_request_and_tokens(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let (token, secret) = store.create_scim_token(&dir("dir_acme")).await.unwrap();
     store.create_scim_token(&dir("dir_acme")).await.unwrap();
     let (revoked, _) = store.create_scim_token(&dir("dir_acme")).await.unwrap();
@@ -705,9 +699,9 @@ async fn scim_status_reports_the_last_request_and_tokens() {
 
 // --- roles -------------------------------------------------------------------
 
-#[tokio::test]
-async fn custom_roles_are_put_and_builtin_ones_are_read_only() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(custom_roles_are_put_and_builtin_ones_are_read_only);
+async fn custom_roles_are_put_and_builtin_ones_are_read_only(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let roles = store.list_roles().await.unwrap();
     let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
     let mut sorted = names.clone();
@@ -817,9 +811,9 @@ async fn custom_roles_are_put_and_builtin_ones_are_read_only() {
     assert_eq!(what, "role");
 }
 
-#[tokio::test]
-async fn assigned_roles_are_deleted_only_with_cascade() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(assigned_roles_are_deleted_only_with_cascade);
+async fn assigned_roles_are_deleted_only_with_cascade(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     store
         .set_role_assignments(
             ACTOR,
@@ -922,9 +916,9 @@ async fn assigned_roles_are_deleted_only_with_cascade() {
     );
 }
 
-#[tokio::test]
-async fn a_refused_deletion_lists_at_most_twenty_assignments() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(a_refused_deletion_lists_at_most_twenty_assignments);
+async fn a_refused_deletion_lists_at_most_twenty_assignments(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     let mut text = String::from("users:\n");
     let mut ra = String::from("role_assignments:\n");
     for i in 0..25 {
@@ -945,9 +939,9 @@ async fn a_refused_deletion_lists_at_most_twenty_assignments() {
 
 // --- role assignments ----------------------------------------------------------
 
-#[tokio::test]
-async fn group_assignments_are_set_as_a_whole_list() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(group_assignments_are_set_as_a_whole_list);
+async fn group_assignments_are_set_as_a_whole_list(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let d = dir("dir_acme");
     let list = [
         spec("test_admin", at_account("acct_us")),
@@ -1088,9 +1082,9 @@ async fn group_assignments_are_set_as_a_whole_list() {
     );
 }
 
-#[tokio::test]
-async fn assignments_name_what_is_wrong() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(assignments_name_what_is_wrong);
+async fn assignments_name_what_is_wrong(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let d = dir("dir_acme");
     let set = |subject: SubjectId, list: Vec<AssignmentSpec>| {
         let store = &store;
@@ -1238,9 +1232,9 @@ async fn assignments_name_what_is_wrong() {
     assert_eq!(audit_count(&store).await, 0);
 }
 
-#[tokio::test]
-async fn saml_directories_refuse_group_assignments_and_keep_them() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(saml_directories_refuse_group_assignments_and_keep_them);
+async fn saml_directories_refuse_group_assignments_and_keep_them(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let solo = dir("dir_solo");
 
     // A group of a saml directory: refused, saying how to switch.
@@ -1367,9 +1361,9 @@ async fn saml_directories_refuse_group_assignments_and_keep_them() {
     assert!(allowed(&store, "sam@solo.dev", "refunds.create", "acct_solo").await);
 }
 
-#[tokio::test]
-async fn user_assignments_work_at_every_scope() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(user_assignments_work_at_every_scope);
+async fn user_assignments_work_at_every_scope(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     let d = dir("dir_acme");
     store
         .set_role_assignments(
@@ -1405,9 +1399,9 @@ async fn user_assignments_work_at_every_scope() {
 
 // --- the groups view -----------------------------------------------------------
 
-#[tokio::test]
-async fn group_summaries_count_members_through_nesting() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(group_summaries_count_members_through_nesting);
+async fn group_summaries_count_members_through_nesting(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     store
         .set_role_assignments(
             ACTOR,
@@ -1461,9 +1455,9 @@ async fn group_summaries_count_members_through_nesting() {
     );
 }
 
-#[tokio::test]
-async fn group_summaries_scale_to_a_thousand_nested_groups() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(group_summaries_scale_to_a_thousand_nested_groups);
+async fn group_summaries_scale_to_a_thousand_nested_groups(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     // 100 chains of 10 groups, each with 3 users of its own and the next
     // group of its chain as a member.
     let mut file = String::from("users:\n");
@@ -1504,9 +1498,9 @@ async fn group_summaries_scale_to_a_thousand_nested_groups() {
     assert!(took.as_secs() < 5, "group_summaries took {took:?}");
 }
 
-#[tokio::test]
-async fn group_members_are_paged_by_name() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(group_members_are_paged_by_name);
+async fn group_members_are_paged_by_name(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     let mut users = String::from("users:\n");
     let mut members = Vec::new();
     for name in ["zed", "Yan", "xia", "Wu", "val"] {
@@ -1565,9 +1559,9 @@ async fn group_members_are_paged_by_name() {
 
 // --- the audit log -------------------------------------------------------------
 
-#[tokio::test]
-async fn the_audit_log_filters_and_pages_newest_first() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(the_audit_log_filters_and_pages_newest_first);
+async fn the_audit_log_filters_and_pages_newest_first(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     store
         .create_organization("adm_one", &org("org_1"), "One")
         .await
@@ -1656,12 +1650,11 @@ async fn the_audit_log_filters_and_pages_newest_first() {
     assert!(none.is_empty());
 }
 
-#[tokio::test]
-async fn admin_writes_survive_a_reopen() {
-    let tmp = TempDir::new().unwrap();
-    let path = db_path(&tmp);
+backend_tests!(admin_writes_survive_a_reopen);
+async fn admin_writes_survive_a_reopen(backend: Backend) {
+    let db = TestDb::new(backend).await;
     {
-        let store = SqliteStore::open(&url(&path)).await.unwrap();
+        let store = db.open().await;
         store.import(&yaml(BASE)).await.unwrap();
         store
             .set_role_assignments(
@@ -1674,7 +1667,7 @@ async fn admin_writes_survive_a_reopen() {
             .unwrap();
         store.close().await;
     }
-    let store = SqliteStore::open(&url(&path)).await.unwrap();
+    let store = db.open().await;
     let got = store
         .role_assignments_of(&dir("dir_acme"), &group("g_eng"))
         .await
@@ -1686,9 +1679,9 @@ async fn admin_writes_survive_a_reopen() {
     assert!(!allowed(&store, "alice@acme.com", "charges.read", "acct_eu").await);
 }
 
-#[tokio::test]
-async fn concurrent_admin_writes_each_bump_the_revision_once() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(concurrent_admin_writes_each_bump_the_revision_once);
+async fn concurrent_admin_writes_each_bump_the_revision_once(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let store = std::sync::Arc::new(store);
     let mut tasks = Vec::new();
     for i in 0..8 {

@@ -1,4 +1,5 @@
-//! `Store::delta` over a real SQLite file: after every kind of write, the
+//! `Store::delta` over real databases (SQLite, and PostgreSQL when
+//! `ROLECALL_TEST_POSTGRES_URL` is set): after every kind of write, the
 //! delta from the previous revision, applied to the previous state, gives the
 //! state the store now loads; deltas spanning several writes do too; and the
 //! store says when it cannot answer (ahead of it, too many entities).
@@ -14,12 +15,15 @@ use rolecall::model::{
     Account, Delta, Directory, DirectoryId, Edit, GroupEdges, Member, Mode, Organization,
     OrganizationId, PermissionPattern, Role, RoleName, Scope, State, Subject, UserEdges,
 };
-use rolecall::store::Store;
 use rolecall::store::admin::{AssignmentSpec, DirectoryChange, SubjectId};
 use rolecall::store::scim::{GroupWrite, MembersChange, UserWrite};
-use rolecall::store::sqlite::SqliteStore;
 use serde_json::json;
-use tempfile::TempDir;
+
+#[macro_use]
+#[path = "common/stores.rs"]
+mod stores;
+
+use stores::{Backend, TestDb, TestStore};
 
 const BASE: &str = r#"
 organizations:
@@ -176,22 +180,21 @@ fn apply(e: &mut Entities, d: &Delta) {
 }
 
 struct Fixture {
-    _dir: TempDir,
-    store: SqliteStore,
+    _db: TestDb,
+    store: TestStore,
     /// States seen, by revision.
     seen: Vec<State>,
 }
 
 impl Fixture {
-    async fn new() -> Self {
-        let dir = TempDir::new().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("rolecall.db").display());
-        let store = SqliteStore::open(&url).await.unwrap();
+    async fn new(backend: Backend) -> Self {
+        let db = TestDb::new(backend).await;
+        let store = db.open().await;
         let file = DataFile::parse(BASE, Format::Yaml, "base.yaml").unwrap();
         store.import(&file).await.unwrap();
         let state = store.load_state().await.unwrap();
         Self {
-            _dir: dir,
+            _db: db,
             store,
             seen: vec![state],
         }
@@ -226,9 +229,9 @@ fn dir() -> DirectoryId {
     DirectoryId::new_unchecked("dir_acme".to_owned())
 }
 
-#[tokio::test]
-async fn every_write_is_carried_by_its_delta() {
-    let mut f = Fixture::new().await;
+backend_tests!(every_write_is_carried_by_its_delta);
+async fn every_write_is_carried_by_its_delta(backend: Backend) {
+    let mut f = Fixture::new(backend).await;
     let store = &f.store;
     let carol = store
         .create_user(
@@ -394,9 +397,9 @@ async fn every_write_is_carried_by_its_delta() {
     assert_eq!(from_middle, entities(last));
 }
 
-#[tokio::test]
-async fn the_store_says_when_it_cannot_give_a_delta() {
-    let f = Fixture::new().await;
+backend_tests!(the_store_says_when_it_cannot_give_a_delta);
+async fn the_store_says_when_it_cannot_give_a_delta(backend: Backend) {
+    let f = Fixture::new(backend).await;
     let revision = f.store.revision().await.unwrap();
     // Up to date: an empty delta.
     let same = f.store.delta(revision, 10).await.unwrap().unwrap();

@@ -1,4 +1,5 @@
-//! The SCIM side of the SQLite store over real files: tokens, users, groups
+//! The SCIM side of the store over real databases (SQLite, and PostgreSQL
+//! when `ROLECALL_TEST_POSTGRES_URL` is set): tokens, users, groups
 //! and members, tenant isolation, revisions and the change log, the state
 //! the decision reads, the sync log, and the upgrade from schema version 1.
 //!
@@ -19,6 +20,12 @@ use rolecall::store::sqlite::SqliteStore;
 use rolecall::store::{Store, StoreError};
 use serde_json::json;
 use tempfile::TempDir;
+
+#[macro_use]
+#[path = "common/stores.rs"]
+mod stores;
+
+use stores::{Backend, TestDb, TestStore};
 
 const BASE: &str = r#"
 organizations:
@@ -53,14 +60,13 @@ fn dir_b() -> DirectoryId {
     DirectoryId::new_unchecked("dir_b")
 }
 
-/// A store in a tempdir with [`BASE`] imported, and its revision.
-async fn fresh() -> (TempDir, SqliteStore, u64) {
-    let tmp = TempDir::new().unwrap();
-    let store = SqliteStore::open(&url(&db_path(&tmp)))
-        .await
-        .expect("store opens");
+/// A new database of `backend` with [`BASE`] imported, a store on it, and
+/// its revision.
+async fn fresh(backend: Backend) -> (TestDb, TestStore, u64) {
+    let db = TestDb::new(backend).await;
+    let store = db.open().await;
     let out = store.import(&yaml(BASE)).await.expect("base imports");
-    (tmp, store, out.revision)
+    (db, store, out.revision)
 }
 
 fn user(name: &str, emails: &[&str]) -> UserWrite {
@@ -132,9 +138,9 @@ fn set(list: &[&str]) -> BTreeSet<String> {
 
 // --- tokens ----------------------------------------------------------------
 
-#[tokio::test]
-async fn tokens_authenticate_rotate_and_revoke() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(tokens_authenticate_rotate_and_revoke);
+async fn tokens_authenticate_rotate_and_revoke(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let (t1, s1) = store.create_scim_token(&dir_a()).await.unwrap();
     let (t2, s2) = store.create_scim_token(&dir_a()).await.unwrap();
     let (tb, sb) = store.create_scim_token(&dir_b()).await.unwrap();
@@ -239,16 +245,32 @@ async fn tokens_authenticate_rotate_and_revoke() {
     assert!(store.changes_since(r0, 10).await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn tokens_survive_a_restart_and_their_secrets_are_never_stored() {
-    let (tmp, store, _) = fresh().await;
+backend_tests!(tokens_survive_a_restart_and_their_secrets_are_never_stored);
+async fn tokens_survive_a_restart_and_their_secrets_are_never_stored(backend: Backend) {
+    let (tmp, store, _) = fresh(backend).await;
     let (t, secret) = store.create_scim_token(&dir_a()).await.unwrap();
     assert!(store.authenticate_scim(&secret).await.unwrap().is_some());
     store.close().await;
     drop(store);
 
-    // Every file of the database (main, WAL, shared memory).
-    for entry in std::fs::read_dir(tmp.path()).unwrap() {
+    // Every file of the database (main, WAL, shared memory); on PostgreSQL,
+    // every column of every token row.
+    if tmp.dir().is_none() {
+        let mut conn = stores::admin_connection(tmp.url()).await;
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT row_to_json(t)::text FROM scim_tokens t")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(
+            !rows[0].contains(&secret[4..]),
+            "the secret is stored: {}",
+            rows[0]
+        );
+    }
+    let files = tmp.dir().map(|d| std::fs::read_dir(d).unwrap());
+    for entry in files.into_iter().flatten() {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
         for needle in [secret.as_bytes(), &secret.as_bytes()[4..]] {
@@ -260,7 +282,7 @@ async fn tokens_survive_a_restart_and_their_secrets_are_never_stored() {
         }
     }
 
-    let store = SqliteStore::open(&url(&db_path(&tmp))).await.unwrap();
+    let store = tmp.open().await;
     assert_eq!(
         store.authenticate_scim(&secret).await.unwrap(),
         Some((dir_a(), t.id))
@@ -269,9 +291,9 @@ async fn tokens_survive_a_restart_and_their_secrets_are_never_stored() {
 
 // --- users -----------------------------------------------------------------
 
-#[tokio::test]
-async fn users_create_get_find_replace_delete() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(users_create_get_find_replace_delete);
+async fn users_create_get_find_replace_delete(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let dir = dir_a();
 
     let mut w = user("Alice@A.com", &["Alice@A.com", "alice.work@a.org"]);
@@ -464,9 +486,9 @@ async fn users_create_get_find_replace_delete() {
     assert_eq!(detail["id"], a.id.as_str());
 }
 
-#[tokio::test]
-async fn directories_are_isolated() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(directories_are_isolated);
+async fn directories_are_isolated(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     let a = store
         .create_user(&dir_a(), user("pat@a.com", &["pat@a.com"]))
         .await
@@ -553,9 +575,9 @@ async fn directories_are_isolated() {
 
 // --- groups ----------------------------------------------------------------
 
-#[tokio::test]
-async fn groups_create_with_members_and_find() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(groups_create_with_members_and_find);
+async fn groups_create_with_members_and_find(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let dir = dir_a();
     let mut aw = user("alice@a.com", &[]);
     aw.display_name = Some("Alice A.".to_owned());
@@ -697,9 +719,9 @@ async fn groups_create_with_members_and_find() {
     );
 }
 
-#[tokio::test]
-async fn groups_update_members_and_attributes() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(groups_update_members_and_attributes);
+async fn groups_update_members_and_attributes(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     let dir = dir_a();
     let mut u = Vec::new();
     for i in 0..5 {
@@ -898,9 +920,9 @@ async fn groups_update_members_and_attributes() {
     );
 }
 
-#[tokio::test]
-async fn deletes_cascade_to_memberships_and_role_assignments() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(deletes_cascade_to_memberships_and_role_assignments);
+async fn deletes_cascade_to_memberships_and_role_assignments(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     let dir = dir_a();
     let alice = store
         .create_user(&dir, user("alice@a.com", &[]))
@@ -1006,9 +1028,9 @@ role_assignments:
     );
 }
 
-#[tokio::test]
-async fn every_write_bumps_the_revision_by_one_and_shows_in_the_state() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(every_write_bumps_the_revision_by_one_and_shows_in_the_state);
+async fn every_write_bumps_the_revision_by_one_and_shows_in_the_state(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let dir = dir_a();
     let at = std::cell::Cell::new(r0);
     let check = async |revision: u64, what: &str| {
@@ -1112,9 +1134,9 @@ async fn every_write_bumps_the_revision_by_one_and_shows_in_the_state() {
     ));
 }
 
-#[tokio::test]
-async fn ten_thousand_members_in_one_update() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(ten_thousand_members_in_one_update);
+async fn ten_thousand_members_in_one_update(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     let dir = dir_a();
     let mut file = String::from("users:\n");
     for i in 0..10_000 {
@@ -1208,9 +1230,9 @@ async fn ten_thousand_members_in_one_update() {
 
 // --- data files ------------------------------------------------------------
 
-#[tokio::test]
-async fn imported_emails_are_indexed() {
-    let (_tmp, store, _) = fresh().await;
+backend_tests!(imported_emails_are_indexed);
+async fn imported_emails_are_indexed(backend: Backend) {
+    let (_tmp, store, _) = fresh(backend).await;
     let dir = dir_a();
     store
         .import(&yaml(
@@ -1375,9 +1397,9 @@ fn entry(dir: Option<&DirectoryId>, path: &str, status: u16) -> SyncLogEntry {
     }
 }
 
-#[tokio::test]
-async fn sync_log_appends_and_pages_newest_first() {
-    let (_tmp, store, r0) = fresh().await;
+backend_tests!(sync_log_appends_and_pages_newest_first);
+async fn sync_log_appends_and_pages_newest_first(backend: Backend) {
+    let (_tmp, store, r0) = fresh(backend).await;
     let a = dir_a();
     let b = dir_b();
     for i in 0..10 {
@@ -1433,13 +1455,10 @@ async fn sync_log_appends_and_pages_newest_first() {
     assert_eq!(store.revision().await.unwrap(), r0);
 }
 
-#[tokio::test]
-async fn sync_log_is_bounded_per_directory() {
-    let tmp = TempDir::new().unwrap();
-    let store = SqliteStore::open(&url(&db_path(&tmp)))
-        .await
-        .unwrap()
-        .with_sync_log_capacity(200);
+backend_tests!(sync_log_is_bounded_per_directory);
+async fn sync_log_is_bounded_per_directory(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.open().await.with_sync_log_capacity(200);
     store.import(&yaml(BASE)).await.unwrap();
     let a = dir_a();
     let b = dir_b();

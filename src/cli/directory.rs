@@ -9,7 +9,7 @@ use crate::store::{self, Store};
 
 #[derive(Debug, Args)]
 pub struct DirectoryArgs {
-    /// Database: `sqlite://PATH`.
+    /// Database: `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
     #[arg(
         long,
         global = true,

@@ -10,7 +10,7 @@ use crate::store;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// Database to write: `sqlite://PATH` (created if missing).
+    /// Database to write: `sqlite://PATH` (created if missing) or `postgres://…`.
     #[arg(
         long,
         env = "ROLECALL_DATABASE_URL",

@@ -29,7 +29,7 @@ use crate::{store, telemetry};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Database: `sqlite://PATH` (created if missing).
+    /// Database: `sqlite://PATH` (created if missing) or `postgres://…`.
     #[arg(
         long,
         env = "ROLECALL_DATABASE_URL",

@@ -7,7 +7,7 @@ use crate::store;
 
 #[derive(Debug, Args)]
 pub struct SyncLogArgs {
-    /// Database: `sqlite://PATH`.
+    /// Database: `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
     #[arg(
         long,
         env = "ROLECALL_DATABASE_URL",

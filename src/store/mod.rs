@@ -1,10 +1,13 @@
-//! Persistence: the [`Store`] trait and its SQLite implementation
-//! ([`sqlite`]). The store is the only writer; every write is one durable
-//! transaction that bumps the revision and appends to the change log.
+//! Persistence: the [`Store`] trait and its SQLite ([`sqlite`]) and
+//! PostgreSQL ([`postgres`]) implementations. The store is the only writer;
+//! every write is one durable transaction that bumps the revision and
+//! appends to the change log.
 
 pub mod admin;
 mod import;
+pub mod postgres;
 pub mod scim;
+mod shared;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -87,8 +90,8 @@ pub struct Change {
     pub detail: String,
 }
 
-/// The store's operations. Implementations: SQLite now, PostgreSQL later;
-/// `tests/store.rs` runs one suite against each.
+/// The store's operations. Implementations: SQLite and PostgreSQL;
+/// `tests/store*.rs` run one suite against each.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The current revision: 0 for a new, empty store.
@@ -354,16 +357,21 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
-/// Opens the store named by `url` (`sqlite://PATH`, `sqlite::memory:`),
-/// creating and migrating it when needed, and loads the default role catalog.
+/// Opens the store named by `url` (`sqlite://PATH`, `sqlite::memory:`,
+/// `postgres://…` or `postgresql://…`), creating and migrating it when
+/// needed, and loads the default role catalog.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::open(url).await?))
     } else {
         Err(StoreError::Open {
-            url: url.to_owned(),
+            url: postgres::redact_url(url),
             message: "unsupported database URL".to_owned(),
-            hint: "use `sqlite://PATH` (for example `sqlite://rolecall.db`)".to_owned(),
+            hint: "use `sqlite://PATH` (for example `sqlite://rolecall.db`) or \
+                   `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`"
+                .to_owned(),
         })
     }
 }

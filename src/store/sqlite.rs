@@ -40,6 +40,7 @@ use super::scim::{
     DirectoryInfo, GroupLookup, GroupRecord, GroupWrite, MembersChange, ScimToken, SyncLogEntry,
     UserLookup, UserRecord, UserWrite, Written,
 };
+use super::shared::{fold_email, from_i64, new_scim_id, to_i64};
 use super::{Change, DEFAULT_ROLES, ImportOutcome, Store, StoreError};
 use crate::datafile::{DataFile, Format};
 use crate::model::{
@@ -47,7 +48,7 @@ use crate::model::{
     RoleName, State,
 };
 
-pub use sync_log::DEFAULT_CAPACITY as DEFAULT_SYNC_LOG_CAPACITY;
+pub use super::shared::DEFAULT_CAPACITY as DEFAULT_SYNC_LOG_CAPACITY;
 
 /// A rolecall store in SQLite.
 ///
@@ -181,7 +182,9 @@ impl SqliteStore {
     /// A failure is logged, not returned: the request goes on.
     async fn record_token_use(&self, token_id: &str, last_used_ms: Option<i64>) {
         let now = now_ms();
-        if last_used_ms.is_some_and(|t| now - t < tokens::LAST_USED_RESOLUTION_MS && t <= now) {
+        if last_used_ms
+            .is_some_and(|t| now - t < super::shared::LAST_USED_RESOLUTION_MS && t <= now)
+        {
             return;
         }
         let _queue = self.write_lock.lock().await;
@@ -513,7 +516,7 @@ impl Store for SqliteStore {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let n = appends.entry(entry.directory.clone()).or_insert(0);
             *n += 1;
-            let due = *n >= sync_log::prune_every(self.sync_log_capacity);
+            let due = *n >= super::shared::prune_every(self.sync_log_capacity);
             if due {
                 *n = 0;
             }
@@ -786,12 +789,6 @@ async fn settle(
     Ok(revision)
 }
 
-/// Folds an email address for lookups (`emails eq "..."` is
-/// case-insensitive).
-fn fold_email(s: &str) -> String {
-    s.trim().to_lowercase()
-}
-
 async fn current_revision(conn: &mut SqliteConnection) -> Result<Revision, StoreError> {
     let value: i64 = sqlx::query_scalar("SELECT value FROM revision WHERE id = 1")
         .fetch_one(conn)
@@ -843,44 +840,9 @@ fn db_error(doing: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
 
 use crate::time::now_ms;
 
-fn to_i64(r: Revision) -> i64 {
-    i64::try_from(r).unwrap_or(i64::MAX)
-}
-
-fn from_i64(v: i64) -> Revision {
-    Revision::try_from(v).unwrap_or(0)
-}
-
-/// A new SCIM id: a random (version 4) UUID.
-fn new_scim_id() -> Result<String, String> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| format!("the system's random source failed: {e}"))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex =
-        |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        hex(0..4),
-        hex(4..6),
-        hex(6..8),
-        hex(8..10),
-        hex(10..16)
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scim_ids_are_v4_uuids() {
-        let id = new_scim_id().unwrap();
-        assert_eq!(id.len(), 36);
-        assert_eq!(&id[14..15], "4");
-        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
-        assert_ne!(id, new_scim_id().unwrap());
-    }
 
     #[tokio::test]
     async fn memory_stores_keep_their_data_on_one_connection() {

@@ -18,8 +18,8 @@ use sqlx::sqlite::SqliteRow;
 use super::read::{self, col};
 use super::{bump_revision, current_revision, db_error};
 use crate::model::{
-    AccountId, DirectoryId, Mode, OrganizationId, Owner, PermissionPattern, Revision, RoleName,
-    Scope, Subject,
+    AccountId, DirectoryId, Mode, OrganizationId, Owner, PermissionPattern, RoleName, Scope,
+    Subject,
 };
 use crate::store::StoreError;
 use crate::store::admin::{
@@ -27,17 +27,13 @@ use crate::store::admin::{
     DirectoryRecord, GroupSummary, MemberSummary, OrganizationRecord, RoleRecord, ScimStatus,
     SubjectId,
 };
-use crate::store::import::{self, MAX_DESCRIPTION_LEN, MAX_TEXT_LEN, NO_CHOSEN_ACCOUNTS, ScopeRef};
-
-/// The revision after a write, and whether it wrote (commit) or not
-/// (roll back).
-pub(super) type Outcome = (Revision, bool);
-
-/// Entries of the audit log returned when the query gives no limit.
-const DEFAULT_AUDIT_LIMIT: u32 = 100;
-
-/// Assignments a refused role deletion lists.
-const LISTED_ASSIGNMENTS: usize = 20;
+use crate::store::import::{self, MAX_DESCRIPTION_LEN, NO_CHOSEN_ACCOUNTS, ScopeRef};
+pub(super) use crate::store::shared::Outcome;
+use crate::store::shared::{
+    Audit, DEFAULT_AUDIT_LIMIT, LISTED_ASSIGNMENTS, account_json, assignment_json, check_id,
+    check_name, conflict, corrupt, describe, domain_set, invalid, not_found, organization_json,
+    owner_json, read_only, role_json, saml_refusal, settings_json, spec_json,
+};
 
 fn read_error() -> impl Fn(sqlx::Error) -> StoreError {
     db_error("cannot read the store")
@@ -47,50 +43,8 @@ fn write_error() -> impl Fn(sqlx::Error) -> StoreError {
     db_error("cannot write the store")
 }
 
-fn corrupt(what: String) -> StoreError {
-    StoreError::Database(format!("the database holds an invalid {what}"))
-}
-
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> StoreError {
-    StoreError::Invalid {
-        field: Some(field.into()),
-        message: message.into(),
-    }
-}
-
-fn not_found(what: &'static str, id: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        id: id.to_owned(),
-    }
-}
-
-fn conflict(attribute: &str, message: String) -> StoreError {
-    StoreError::Conflict {
-        attribute: attribute.to_owned(),
-        message,
-    }
-}
-
-fn check_id(field: &str, what: &str, s: &str) -> Result<(), StoreError> {
-    import::check_id(what, s).map_err(|m| invalid(field, m))
-}
-
-fn check_name(s: &str) -> Result<(), StoreError> {
-    import::check_text("name", s, MAX_TEXT_LEN).map_err(|m| invalid("name", m))
-}
-
 async fn unchanged(conn: &mut SqliteConnection) -> Result<Outcome, StoreError> {
     Ok((current_revision(conn).await?, false))
-}
-
-/// One audit-log row.
-struct Audit<'a> {
-    actor: &'a str,
-    action: &'static str,
-    target: String,
-    before: Option<Value>,
-    after: Option<Value>,
 }
 
 /// Bumps the revision, logs the change (`kind`, `detail`) and appends the
@@ -155,10 +109,6 @@ async fn organization_of(
 }
 
 // --- organizations ---------------------------------------------------------
-
-fn organization_json(id: &str, name: &str) -> Value {
-    json!({"id": id, "name": name})
-}
 
 /// Child rows grouped by parent: runs `sql` (bound to `only` as `?1`) whose
 /// first column is the parent's id and second a child value, in the order
@@ -298,10 +248,6 @@ pub(super) async fn rename_organization(
 }
 
 // --- accounts --------------------------------------------------------------
-
-fn account_json(id: &str, name: &str, organization: Option<&str>) -> Value {
-    json!({"id": id, "name": name, "organization": organization})
-}
 
 /// Accounts by id: all, those of `organization`, or the one `only` names.
 /// The governing directory is the organization's, else the account's own
@@ -478,17 +424,6 @@ pub(super) async fn move_account(
 
 // --- directories -----------------------------------------------------------
 
-fn owner_json(owner: &Owner) -> Value {
-    match owner {
-        Owner::Organization(o) => json!({"organization": o.as_str()}),
-        Owner::Account(a) => json!({"account": a.as_str()}),
-    }
-}
-
-fn settings_json(domains: &BTreeSet<String>, mode: Mode, enforce_domains: bool) -> Value {
-    json!({"domains": domains, "mode": mode.as_str(), "enforce_domains": enforce_domains})
-}
-
 fn owner_of(r: &SqliteRow, id: &str) -> Result<Owner, StoreError> {
     match (
         col::<Option<String>>(r, "owner_organization_id")?,
@@ -568,16 +503,6 @@ pub(super) async fn directories(
         })
     })
     .collect()
-}
-
-/// Domains as a directory keeps them: lowercase, checked, without
-/// duplicates; `domains[i]` names a bad one.
-fn domain_set(domains: &[String]) -> Result<BTreeSet<String>, StoreError> {
-    domains
-        .iter()
-        .enumerate()
-        .map(|(i, d)| import::normalize_domain(d).map_err(|m| invalid(format!("domains[{i}]"), m)))
-        .collect()
 }
 
 pub(super) async fn create_directory(
@@ -749,10 +674,6 @@ pub(super) async fn update_directory(
 
 // --- roles -----------------------------------------------------------------
 
-fn role_json(r: &RoleRecord) -> Value {
-    json!({"name": r.name.as_str(), "description": r.description, "permissions": r.permissions})
-}
-
 /// Roles by name (the one `only` names, when it does), permissions sorted.
 pub(super) async fn roles(
     conn: &mut SqliteConnection,
@@ -791,16 +712,6 @@ async fn role(
     name: &RoleName,
 ) -> Result<Option<RoleRecord>, StoreError> {
     Ok(roles(conn, Some(name)).await?.into_iter().next())
-}
-
-fn read_only(name: &RoleName) -> StoreError {
-    invalid(
-        "name",
-        format!(
-            "role `{name}` is part of the default catalog and read-only; create a custom role with \
-             another name"
-        ),
-    )
 }
 
 pub(super) async fn put_role(
@@ -871,30 +782,6 @@ pub(super) async fn put_role(
     };
     let detail = json!({"role": name.as_str(), "created": old.is_none()});
     record(conn, now, "admin.role.put", &detail, audit).await
-}
-
-/// How a refused deletion lists an assignment: `dir/group:Name → scope`.
-fn describe(a: &AssignmentRecord) -> String {
-    let subject = match &a.subject {
-        SubjectId::Group(_) => format!("group:{}", a.subject_name),
-        SubjectId::User(_) => format!("user:{}", a.subject_name),
-    };
-    let scope = match &a.scope {
-        Scope::Account(acct) => format!("account {acct}"),
-        Scope::Organization(o) => format!("organization {o}"),
-        Scope::OrganizationAccounts {
-            organization,
-            accounts,
-        } => {
-            let list = accounts
-                .iter()
-                .map(AccountId::as_str)
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!("organization {organization} (accounts {list})")
-        }
-    };
-    format!("{}/{subject} → {scope}", a.directory)
 }
 
 pub(super) async fn delete_role(
@@ -975,45 +862,6 @@ pub(super) enum Filter<'a> {
     Subject(&'a DirectoryId, &'a SubjectId),
     /// The group assignments of a directory.
     Groups(&'a DirectoryId),
-}
-
-fn scope_json(scope: &Scope) -> Value {
-    match scope {
-        Scope::Account(a) => json!({"account": a.as_str()}),
-        Scope::Organization(o) => json!({"organization": o.as_str()}),
-        Scope::OrganizationAccounts {
-            organization,
-            accounts,
-        } => json!({
-            "organization": organization.as_str(),
-            "accounts": accounts.iter().map(AccountId::as_str).collect::<Vec<_>>(),
-        }),
-    }
-}
-
-fn assignment_json(a: &AssignmentRecord) -> Value {
-    let (kind, id) = match &a.subject {
-        SubjectId::Group(g) => ("group", g),
-        SubjectId::User(u) => ("user", u),
-    };
-    json!({
-        "directory": a.directory.as_str(),
-        kind: id,
-        "name": a.subject_name,
-        "role": a.role.as_str(),
-        "scope": scope_json(&a.scope),
-    })
-}
-
-fn spec_json(role: &str, scope: &ScopeRef) -> Value {
-    let scope = match scope {
-        ScopeRef::Account(a) => json!({"account": a}),
-        ScopeRef::Organization(o) => json!({"organization": o}),
-        ScopeRef::OrganizationAccounts(o, accounts) => {
-            json!({"organization": o, "accounts": accounts})
-        }
-    };
-    json!({"role": role, "scope": scope})
 }
 
 /// Assignments with their subject's name, by directory, subject (groups
@@ -1134,17 +982,6 @@ pub(super) async fn assignments_of(
     directory_owner(conn, dir).await?;
     subject_name(conn, dir, subject).await?;
     assignments(conn, Filter::Subject(dir, subject)).await
-}
-
-fn saml_refusal(dir: &DirectoryId) -> StoreError {
-    invalid(
-        "role_assignments",
-        format!(
-            "directory `{dir}` takes roles from SAML (role-assignment mode `saml`): group role \
-             assignments do not apply; switch its mode to `dashboard` (PATCH \
-             /admin/v1/directories/{dir} {{\"mode\":\"dashboard\"}}) to assign roles to groups"
-        ),
-    )
 }
 
 /// Checks one assignment of a list (`role_assignments[i]`) and returns its

@@ -14,6 +14,7 @@ use crate::model::{
     State, Subject, User, UserId,
 };
 use crate::store::StoreError;
+use crate::store::shared::corrupt;
 
 /// Reads a column, mapping a decoding error to a [`StoreError`].
 pub(super) fn col<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T, StoreError>
@@ -43,10 +44,6 @@ async fn json_table<T: serde::de::DeserializeOwned>(
         .await
         .map_err(db_error("cannot read the state"))?;
     serde_json::from_str(&text).map_err(|e| corrupt(format!("{what} table ({e})")))
-}
-
-pub(super) fn corrupt(what: String) -> StoreError {
-    StoreError::Database(format!("the database holds an invalid {what}"))
 }
 
 pub(super) async fn load_state(conn: &mut SqliteConnection) -> Result<State, StoreError> {
@@ -245,10 +242,7 @@ pub(super) fn directory(
     })
 }
 
-/// A permission pattern as stored.
-pub(super) fn permission(role: &str, p: &str) -> Result<PermissionPattern, StoreError> {
-    PermissionPattern::parse(p).map_err(|_| corrupt(format!("permission `{p}` of role `{role}`")))
-}
+pub(super) use crate::store::shared::permission;
 
 pub(super) fn assignment(r: &SqliteRow) -> Result<RoleAssignment, StoreError> {
     let directory: String = col(r, "directory_id")?;

@@ -8,7 +8,7 @@
 //! Member lists travel as one JSON array bound to one parameter and unpacked
 //! by `json_each`, so adding 10,000 members is three statements, not 10,000.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, SqliteConnection};
 
@@ -19,6 +19,10 @@ use crate::store::StoreError;
 use crate::store::scim::{
     DirectoryInfo, GroupLookup, GroupRecord, GroupWrite, MemberKind, MemberRecord, MembersChange,
     UserLookup, UserRecord, UserWrite, Written,
+};
+use crate::store::shared::{
+    check_version, corrupt, detail, document_of, document_text, email_values, emails_column,
+    id_list, not_found, version_of,
 };
 
 const USER_COLUMNS: &str = "users.id, users.directory_id, users.user_name, users.external_id, \
@@ -31,94 +35,12 @@ const GROUP_COLUMNS: &str = "groups.id, groups.directory_id, groups.display_name
                              (SELECT count(*) FROM group_members m WHERE m.group_id = groups.id) \
                              AS member_count";
 
-fn corrupt(what: String) -> StoreError {
-    StoreError::Database(format!("the database holds an invalid {what}"))
-}
-
 fn read_error() -> impl Fn(sqlx::Error) -> StoreError {
     db_error("cannot read the directory")
 }
 
 fn write_error() -> impl Fn(sqlx::Error) -> StoreError {
     db_error("cannot write the directory")
-}
-
-fn version_of(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-/// `VersionMismatch` when `if_version` is given and is not `current`.
-fn check_version(if_version: Option<u64>, current: u64) -> Result<(), StoreError> {
-    match if_version {
-        Some(v) if v != current => Err(StoreError::VersionMismatch { current }),
-        _ => Ok(()),
-    }
-}
-
-fn not_found(what: &'static str, id: &str) -> StoreError {
-    StoreError::NotFound {
-        what,
-        id: id.to_owned(),
-    }
-}
-
-/// The change-log detail of a SCIM write.
-fn detail(dir: &DirectoryId, id: &str) -> Value {
-    json!({"directory": dir.as_str(), "id": id})
-}
-
-/// A document as stored: `NULL` for `Null`.
-fn document_text(document: &Value) -> Option<String> {
-    (!document.is_null()).then(|| document.to_string())
-}
-
-fn document_of(text: Option<String>, what: &str) -> Result<Value, StoreError> {
-    match text {
-        None => Ok(Value::Null),
-        Some(t) => {
-            serde_json::from_str(&t).map_err(|_| corrupt(format!("SCIM document of {what}")))
-        }
-    }
-}
-
-/// The values of a `users.emails` column (an array of `{"value", ...}`).
-pub(super) fn email_values(emails: &str) -> Result<Vec<String>, StoreError> {
-    let list: Vec<Value> =
-        serde_json::from_str(emails).map_err(|_| corrupt("list of emails".to_owned()))?;
-    Ok(list
-        .iter()
-        .filter_map(|e| match e {
-            Value::String(s) => Some(s.clone()),
-            e => e.get("value").and_then(Value::as_str).map(str::to_owned),
-        })
-        .collect())
-}
-
-/// The `users.emails` column of a SCIM write: each address, with the `type`
-/// and `primary` the document gives it.
-fn emails_column(values: &[String], document: &Value) -> String {
-    let given = document.get("emails").and_then(Value::as_array);
-    let list = values
-        .iter()
-        .map(|v| {
-            let mut o = Map::new();
-            o.insert("value".into(), v.as_str().into());
-            let entry = given.and_then(|l| {
-                l.iter()
-                    .find(|e| e.get("value").and_then(Value::as_str) == Some(v.as_str()))
-            });
-            if let Some(entry) = entry {
-                if let Some(t) = entry.get("type").and_then(Value::as_str) {
-                    o.insert("type".into(), t.into());
-                }
-                if let Some(p) = entry.get("primary").and_then(Value::as_bool) {
-                    o.insert("primary".into(), p.into());
-                }
-            }
-            Value::Object(o)
-        })
-        .collect();
-    Value::Array(list).to_string()
 }
 
 /// Makes `user_emails` hold exactly the (folded) `emails` of a user.
@@ -814,10 +736,6 @@ async fn remove_members_except(
     .await
     .map_err(write_error())?
     .rows_affected())
-}
-
-fn id_list(ids: &[String]) -> String {
-    Value::from(ids.to_vec()).to_string()
 }
 
 pub(super) async fn create_group(

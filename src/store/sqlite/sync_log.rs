@@ -16,15 +16,6 @@ use crate::model::DirectoryId;
 use crate::store::StoreError;
 use crate::store::scim::SyncLogEntry;
 
-/// Entries kept per directory by default.
-pub const DEFAULT_CAPACITY: u32 = 10_000;
-
-/// How many appends for a directory go between two prunes of it: a
-/// hundredth of the capacity, between 1 and 100.
-pub(super) fn prune_every(capacity: u32) -> u32 {
-    (capacity / 100).clamp(1, 100)
-}
-
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }

@@ -6,7 +6,6 @@
 //! still durable writes (committed before they return); using one records
 //! `last_used_ms` at most once a minute, in one small UPDATE.
 
-use sha2::{Digest, Sha256};
 use sqlx::SqliteConnection;
 use subtle::ConstantTimeEq;
 
@@ -15,57 +14,7 @@ use super::read::col;
 use crate::model::DirectoryId;
 use crate::store::StoreError;
 use crate::store::scim::ScimToken;
-
-/// What every secret starts with, so that leaked ones are easy to spot.
-pub(super) const SECRET_PREFIX: &str = "rcs_";
-
-/// How many characters of the secret (after `rcs_`) are kept to tell tokens
-/// apart.
-const PREFIX_LEN: usize = 8;
-
-/// A use of a token is recorded again only when the recorded one is older
-/// than this: `last_used_ms` is precise to the minute, and a busy IdP does not
-/// turn every request into a write.
-pub(super) const LAST_USED_RESOLUTION_MS: i64 = 60_000;
-
-const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// Unpadded base64url.
-fn base64url(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(char::from(BASE64URL[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
-}
-
-fn random<const N: usize>() -> Result<[u8; N], StoreError> {
-    let mut b = [0u8; N];
-    getrandom::fill(&mut b)
-        .map_err(|e| StoreError::Database(format!("the system's random source failed: {e}")))?;
-    Ok(b)
-}
-
-/// A new secret: `rcs_` and 43 base64url characters (32 random bytes).
-fn new_secret() -> Result<String, StoreError> {
-    Ok(format!("{SECRET_PREFIX}{}", base64url(&random::<32>()?)))
-}
-
-/// A new token id: `tok_` and 16 hex digits.
-fn new_token_id() -> Result<String, StoreError> {
-    let hex: String = random::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("tok_{hex}"))
-}
-
-pub(super) fn hash(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
+use crate::store::shared::{PREFIX_LEN, SECRET_PREFIX, hash, new_secret, new_token_id};
 
 fn token(r: &sqlx::sqlite::SqliteRow) -> Result<ScimToken, StoreError> {
     Ok(ScimToken {
@@ -192,36 +141,4 @@ pub(super) async fn revoke(
         });
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64url_matches_the_rfc_vectors() {
-        assert_eq!(base64url(b""), "");
-        assert_eq!(base64url(b"f"), "Zg");
-        assert_eq!(base64url(b"fo"), "Zm8");
-        assert_eq!(base64url(b"foo"), "Zm9v");
-        assert_eq!(base64url(b"foob"), "Zm9vYg");
-        assert_eq!(base64url(b"fooba"), "Zm9vYmE");
-        assert_eq!(base64url(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
-    }
-
-    #[test]
-    fn secrets_have_the_documented_shape() {
-        let s = new_secret().unwrap();
-        assert!(s.starts_with("rcs_"));
-        assert_eq!(s.len(), 4 + 43);
-        assert!(
-            s[4..]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        );
-        assert_ne!(s, new_secret().unwrap());
-        let id = new_token_id().unwrap();
-        assert_eq!(id.len(), 4 + 16);
-    }
 }

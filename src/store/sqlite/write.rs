@@ -15,10 +15,7 @@ use crate::store::import::{
     self, AccountRow, AssignmentKey, DirectoryRow, GroupRow, Mark, MemberRef, OrganizationRow,
     RoleRow, ScopeRef, SubjectRef, UserRow, World,
 };
-
-fn corrupt(what: String) -> StoreError {
-    StoreError::Database(format!("the database holds an invalid {what}"))
-}
+use crate::store::shared::corrupt;
 
 async fn fetch(
     conn: &mut SqliteConnection,
@@ -427,7 +424,7 @@ pub(super) async fn write_world(
         .execute(&mut *conn)
         .await
         .map_err(&err)?;
-        let emails = super::scim::email_values(&u.emails)?;
+        let emails = crate::store::shared::email_values(&u.emails)?;
         super::scim::index_emails(conn, id, &u.directory, &emails).await?;
     }
 
