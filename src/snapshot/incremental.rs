@@ -1150,6 +1150,29 @@ impl Incremental {
             }
             assignments_ok(&u.role_assignments, &Subject::User(u.user.id.clone()), id)?;
         }
+        // userNames stay unique per directory (as the store keeps them).
+        let mut names: HashMap<(&DirectoryId, String), &UserId, RandomState> = HashMap::default();
+        for u in users.values().flatten() {
+            let key = fold_user_name(&u.user.user_name);
+            if let Some(di) = m.dirs.slot(&u.user.directory)
+                && let Some(entry) = self.current.directories.get(di as usize)
+                && let Some(holder) = entry.by_name.get(&key)
+            {
+                let holder = UserId::new_unchecked(&*self.current.user(holder).0.id);
+                if holder != u.user.id && !users.contains_key(&holder) {
+                    return Err(Invalid::Malformed(format!(
+                        "userName `{}` of user `{}` is taken by user `{holder}` in directory `{}`",
+                        u.user.user_name, u.user.id, u.user.directory
+                    )));
+                }
+            }
+            if let Some(other) = names.insert((&u.user.directory, key), &u.user.id) {
+                return Err(Invalid::Malformed(format!(
+                    "users `{other}` and `{}` share userName `{}` in directory `{}`",
+                    u.user.id, u.user.user_name, u.user.directory
+                )));
+            }
+        }
         for g in groups.values().flatten() {
             let id = g.group.id.as_str();
             if !dir_ok(&g.group.directory) {
@@ -1501,23 +1524,22 @@ impl Incremental {
         seeds.extend_from_slice(&touched);
 
         // --- users ---
+        // Each edited user's (directory, folded userName) before the delta.
+        let mut keys_before: HashMap<u32, (DirectoryId, String), RandomState> = HashMap::default();
         let mut touched_users = Vec::with_capacity(d.users.len());
         for e in &d.users {
             let id = match e {
                 Edit::Put(u) => &u.user.id,
                 Edit::Delete(id) => id,
             };
-            let old = model.users.slot(id);
-            if let Some(ui) = old {
+            if let Some(ui) = model.users.slot(id) {
                 graph.clear_user(ui);
+                if let Some(u) = model.users.get(ui) {
+                    keys_before.entry(ui).or_insert_with(|| {
+                        (u.user.directory.clone(), fold_user_name(&u.user.user_name))
+                    });
+                }
             }
-            let old_key = old
-                .and_then(|ui| model.users.get(ui))
-                .map(|u| (u.user.directory.clone(), fold_user_name(&u.user.user_name)));
-            let new_key = match e {
-                Edit::Put(u) => Some((u.user.directory.clone(), fold_user_name(&u.user.user_name))),
-                Edit::Delete(_) => None,
-            };
             let ui = match e {
                 Edit::Put(u) => model.users.put(u.user.id.clone(), u.clone())?.0,
                 Edit::Delete(id) => match model.users.delete(id) {
@@ -1526,28 +1548,44 @@ impl Incremental {
                 },
             };
             touched_users.push(ui);
-            if old_key == new_key {
-                continue;
+        }
+        touched_users.sort_unstable();
+        touched_users.dedup();
+        // The directory maps: every key that changes goes before any comes,
+        // so that two users may swap userNames.
+        let mut moves = Vec::new();
+        for &ui in &touched_users {
+            let before = keys_before.remove(&ui);
+            let user = model.users.get(ui).map(|u| &u.user);
+            let after = user.map(|u| (u.directory.clone(), fold_user_name(&u.user_name)));
+            if before != after {
+                moves.push((ui, before, after));
             }
+        }
+        if !moves.is_empty() {
             let dirs = Arc::make_mut(&mut snap.directories);
-            if let Some((dir, name)) = &old_key
-                && let Some(di) = model.dirs.slot(dir)
-            {
-                let entry = &mut dirs[di as usize];
-                entry.by_name.remove_if(name, ui);
-                entry.by_id.remove_if(id.as_str(), ui);
+            for (ui, before, _) in &moves {
+                if let Some((dir, name)) = before
+                    && let Some(di) = model.dirs.slot(dir)
+                {
+                    let id = &self.current.user(*ui).0.id;
+                    dirs[di as usize].by_name.remove_if(name, *ui);
+                    dirs[di as usize].by_id.remove_if(id, *ui);
+                }
             }
-            if let Some((dir, name)) = &new_key
-                && let Some(di) = model.dirs.slot(dir)
-            {
-                let entry = &mut dirs[di as usize];
-                entry.by_name.insert_absent(name, ui);
-                entry.by_id.insert_absent(id.as_str(), ui);
+            for (ui, _, after) in &moves {
+                if let Some((dir, name)) = after
+                    && let Some(di) = model.dirs.slot(dir)
+                    && let Some(u) = model.users.get(*ui)
+                {
+                    dirs[di as usize].by_name.insert_absent(name, *ui);
+                    dirs[di as usize]
+                        .by_id
+                        .insert_absent(u.user.id.as_str(), *ui);
+                }
             }
         }
         graph.size(model);
-        touched_users.sort_unstable();
-        touched_users.dedup();
         for &ui in &touched_users {
             if let Some(u) = model.users.get(ui) {
                 graph.clear_user(ui);
