@@ -329,3 +329,189 @@ pub fn diff(a: &State, b: &State) -> Delta {
         groups: diff_list(&group_edges(a), &group_edges(b), |g| &g.group.id),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Member, Mode, Owner, PermissionPattern, Scope};
+
+    fn state() -> State {
+        let dir = DirectoryId::new_unchecked("dir");
+        let user = |id: &str, name: &str| User {
+            id: UserId::new_unchecked(id),
+            directory: dir.clone(),
+            user_name: name.to_owned(),
+            active: true,
+        };
+        let group = |id: &str| Group {
+            id: GroupId::new_unchecked(id),
+            directory: dir.clone(),
+            display_name: id.to_uppercase(),
+        };
+        let member = |g: &str, m: Member| Membership {
+            group: GroupId::new_unchecked(g),
+            member: m,
+        };
+        let u = |id: &str| Member::User(UserId::new_unchecked(id));
+        let g = |id: &str| Member::Group(GroupId::new_unchecked(id));
+        let assign = |subject: Subject, role: &str| RoleAssignment {
+            directory: dir.clone(),
+            subject,
+            role: RoleName::new_unchecked(role),
+            scope: Scope::Organization(OrganizationId::new_unchecked("org")),
+        };
+        State {
+            revision: 3,
+            organizations: vec![Organization {
+                id: OrganizationId::new_unchecked("org"),
+                name: "Org".into(),
+            }],
+            accounts: vec![Account {
+                id: AccountId::new_unchecked("acct"),
+                name: "Acct".into(),
+                organization: Some(OrganizationId::new_unchecked("org")),
+            }],
+            directories: vec![Directory {
+                id: dir.clone(),
+                owner: Owner::Organization(OrganizationId::new_unchecked("org")),
+                domains: vec![],
+                mode: Mode::Dashboard,
+            }],
+            roles: vec![Role {
+                name: RoleName::new_unchecked("viewer"),
+                description: String::new(),
+                permissions: vec![PermissionPattern::parse("charges.read").unwrap()],
+            }],
+            users: vec![user("u1", "ann"), user("u2", "bob")],
+            groups: vec![group("g1"), group("g2")],
+            // g1 ⇄ g2 is a cycle.
+            memberships: vec![
+                member("g1", u("u1")),
+                member("g2", g("g1")),
+                member("g1", g("g2")),
+                member("g2", u("u2")),
+            ],
+            role_assignments: vec![
+                assign(Subject::Group(GroupId::new_unchecked("g1")), "viewer"),
+                assign(Subject::User(UserId::new_unchecked("u2")), "viewer"),
+            ],
+        }
+    }
+
+    fn sorted(st: &State) -> State {
+        fn sort<T: std::fmt::Debug>(v: &mut [T]) {
+            v.sort_by_cached_key(|x| format!("{x:?}"));
+        }
+        let mut st = st.clone();
+        sort(&mut st.organizations);
+        sort(&mut st.accounts);
+        sort(&mut st.directories);
+        sort(&mut st.roles);
+        sort(&mut st.users);
+        sort(&mut st.groups);
+        sort(&mut st.memberships);
+        sort(&mut st.role_assignments);
+        st
+    }
+
+    fn round_trip(a: &State, b: &State) {
+        let d = diff(a, b);
+        assert_eq!((d.from, d.revision), (a.revision, b.revision));
+        let mut got = a.clone();
+        got.apply(&d);
+        assert_eq!(sorted(&got), sorted(b), "delta: {d:#?}");
+    }
+
+    #[test]
+    fn the_diff_of_a_state_with_itself_is_empty() {
+        let a = state();
+        let d = diff(&a, &a);
+        assert!(d.is_empty());
+        assert_eq!(d.len(), 0);
+    }
+
+    #[test]
+    fn applying_the_diff_gives_the_second_state() {
+        let a = state();
+
+        // A user added to a group, one renamed, one added with a role.
+        let mut b = a.clone();
+        b.revision = 4;
+        b.memberships.push(Membership {
+            group: GroupId::new_unchecked("g2"),
+            member: Member::User(UserId::new_unchecked("u1")),
+        });
+        b.users[1].user_name = "robert".into();
+        b.users.push(User {
+            id: UserId::new_unchecked("u3"),
+            directory: DirectoryId::new_unchecked("dir"),
+            user_name: "cy".into(),
+            active: false,
+        });
+        b.role_assignments.push(RoleAssignment {
+            subject: Subject::User(UserId::new_unchecked("u3")),
+            ..b.role_assignments[0].clone()
+        });
+        let d = diff(&a, &b);
+        assert_eq!(d.users.len(), 3, "{d:#?}");
+        assert!(d.groups.is_empty());
+        round_trip(&a, &b);
+        round_trip(&b, &a);
+
+        // A group and its edges gone, the cycle broken, a mode and a role changed.
+        let mut c = a.clone();
+        c.revision = 9;
+        c.groups.retain(|g| g.id.as_str() != "g2");
+        c.memberships.retain(|m| {
+            m.group.as_str() != "g2" && m.member != Member::Group(GroupId::new_unchecked("g2"))
+        });
+        c.directories[0].mode = Mode::Saml;
+        c.roles[0].permissions.push(PermissionPattern::All);
+        let d = diff(&a, &c);
+        assert!(
+            d.groups
+                .contains(&Edit::Delete(GroupId::new_unchecked("g2")))
+        );
+        round_trip(&a, &c);
+        round_trip(&c, &a);
+        round_trip(&b, &c);
+
+        // Everything gone, and back.
+        let empty = State {
+            revision: 12,
+            ..State::default()
+        };
+        round_trip(&a, &empty);
+        round_trip(&empty, &a);
+    }
+
+    #[test]
+    fn the_last_edit_of_an_entity_wins() {
+        let a = state();
+        let mut renamed = a.users[0].clone();
+        renamed.user_name = "anna".into();
+        let d = Delta {
+            from: 3,
+            revision: 5,
+            users: vec![
+                Edit::Delete(UserId::new_unchecked("u1")),
+                Edit::Put(UserEdges {
+                    user: renamed.clone(),
+                    groups: vec![GroupId::new_unchecked("g2")],
+                    role_assignments: vec![],
+                }),
+            ],
+            ..Delta::default()
+        };
+        let mut got = a.clone();
+        got.apply(&d);
+        assert_eq!(got.revision, 5);
+        assert_eq!(got.users.iter().filter(|u| u.id == renamed.id).count(), 1);
+        let u1 = user_edges(&got)
+            .into_iter()
+            .find(|u| u.user.id == renamed.id)
+            .unwrap();
+        assert_eq!(u1.user.user_name, "anna");
+        assert_eq!(u1.groups, vec![GroupId::new_unchecked("g2")]);
+    }
+}

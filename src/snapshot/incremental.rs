@@ -1623,3 +1623,101 @@ impl Incremental {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Group, RoleAssignment, User, diff};
+
+    fn state(users: usize) -> State {
+        let dir = DirectoryId::new_unchecked("dir");
+        let org = OrganizationId::new_unchecked("org");
+        State {
+            revision: 1,
+            organizations: vec![Organization {
+                id: org.clone(),
+                name: String::new(),
+            }],
+            accounts: vec![Account {
+                id: AccountId::new_unchecked("acct"),
+                name: String::new(),
+                organization: Some(org.clone()),
+            }],
+            directories: vec![Directory {
+                id: dir.clone(),
+                owner: Owner::Organization(org.clone()),
+                domains: vec![],
+                mode: Mode::Dashboard,
+            }],
+            roles: vec![Role {
+                name: RoleName::new_unchecked("viewer"),
+                description: String::new(),
+                permissions: vec![PermissionPattern::parse("charges.read").unwrap()],
+            }],
+            users: (0..users)
+                .map(|i| User {
+                    id: UserId::new_unchecked(format!("u{i}")),
+                    directory: dir.clone(),
+                    user_name: format!("user{i}"),
+                    active: true,
+                })
+                .collect(),
+            groups: vec![Group {
+                id: GroupId::new_unchecked("g"),
+                directory: dir.clone(),
+                display_name: "G".into(),
+            }],
+            memberships: vec![],
+            role_assignments: vec![RoleAssignment {
+                directory: dir,
+                subject: Subject::Group(GroupId::new_unchecked("g")),
+                role: RoleName::new_unchecked("viewer"),
+                scope: Scope::Organization(org),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_delta_copies_only_the_chunks_it_touches() {
+        let a = state(3 * CHUNK);
+        let mut b = a.clone();
+        b.revision = 2;
+        b.memberships.push(Membership {
+            group: GroupId::new_unchecked("g"),
+            member: Member::User(UserId::new_unchecked(format!("u{}", 2 * CHUNK + 5))),
+        });
+        let mut inc = Incremental::new(a.clone()).unwrap();
+        let before = Arc::clone(inc.snapshot());
+        let after = inc.apply(&diff(&a, &b)).unwrap();
+        assert!(Arc::ptr_eq(&before.users[0], &after.users[0]));
+        assert!(Arc::ptr_eq(&before.users[1], &after.users[1]));
+        assert!(!Arc::ptr_eq(&before.users[2], &after.users[2]));
+        assert!(Arc::ptr_eq(&before.directories, &after.directories));
+        assert!(Arc::ptr_eq(&before.accounts, &after.accounts));
+        assert!(Arc::ptr_eq(&before.roles, &after.roles));
+        assert_eq!(after.stats().grants, 1);
+        let user = format!("user{}", 2 * CHUNK + 5);
+        assert!(crate::engine::check(&after, &user, "charges.read", "acct"));
+        assert!(!crate::engine::check(
+            &before,
+            &user,
+            "charges.read",
+            "acct"
+        ));
+    }
+
+    #[test]
+    fn tombstones_piling_up_trigger_a_full_rebuild() {
+        let a = state(5000);
+        let mut b = a.clone();
+        b.revision = 2;
+        b.users.truncate(100);
+        let mut inc = Incremental::new(a.clone()).unwrap();
+        let snap = inc.apply(&diff(&a, &b)).unwrap();
+        assert_eq!(inc.model.users.dead, 0, "compacted");
+        assert_eq!(snap.stats().users, 100);
+        assert_eq!(snap.users.len(), 1);
+        assert_eq!(snap.revision(), 2);
+        assert!(!crate::engine::check(&snap, "user0", "x.y", "acct"));
+    }
+}
