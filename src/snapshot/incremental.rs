@@ -1456,6 +1456,11 @@ impl Incremental {
                     });
                 } else {
                     let entry = &mut dirs[di];
+                    if id.is_empty() && !entry.id.is_empty() {
+                        // Deleted (it has no users left): drop its maps.
+                        entry.by_name = ShardedMap::with_capacity(self.hasher.clone(), 0);
+                        entry.by_id = ShardedMap::with_capacity(self.hasher.clone(), 0);
+                    }
                     entry.id = id;
                     if *entry.accounts != *list {
                         entry.accounts = list.into_boxed_slice();
