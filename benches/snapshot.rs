@@ -272,14 +272,14 @@ fn bench(c: &mut Criterion, smoke: bool) {
         b.iter_batched(
             || t.borrow_mut().membership(),
             |d| t.borrow_mut().apply(black_box(&d)),
-            BatchSize::SmallInput,
+            BatchSize::PerIteration,
         )
     });
     group.bench_function("group_role", |b| {
         b.iter_batched(
             || t.borrow_mut().group_role(),
             |d| t.borrow_mut().apply(black_box(&d)),
-            BatchSize::SmallInput,
+            BatchSize::PerIteration,
         )
     });
     group.finish();

@@ -82,8 +82,9 @@ pub(crate) struct DirectoryEntry {
 /// grants) that no lookup returns.
 #[derive(Debug, Clone)]
 pub(crate) struct UserEntry {
-    pub(crate) id: Box<str>,
-    pub(crate) user_name: Box<str>,
+    /// Shared, so that recompiling a chunk copies no string.
+    pub(crate) id: Arc<str>,
+    pub(crate) user_name: Arc<str>,
     pub(crate) active: bool,
     /// Offsets into the grants of the user's chunk: `grants[start..counted]`
     /// count; `grants[counted..end]` are group grants of a `saml` directory,
@@ -213,7 +214,7 @@ impl Snapshot {
                     + c.grants.capacity() * size_of::<Grant>()
                     + c.users
                         .iter()
-                        .map(|u| u.id.len() + u.user_name.len())
+                        .map(|u| u.id.len() + u.user_name.len() + 4 * size_of::<usize>())
                         .sum::<usize>()
             })
             .sum::<usize>();
