@@ -261,9 +261,16 @@ impl Snapshot {
     pub(crate) fn find_user(&self, dir: &DirectoryEntry, user: &str) -> Option<u32> {
         const STACK: usize = 128;
         let needs_fold = !user.is_ascii() || user.bytes().any(|b| b.is_ascii_uppercase());
-        let found = if !needs_fold {
-            dir.by_name.get(user)
-        } else if user.is_ascii() && user.len() <= STACK {
+        if !needs_fold {
+            // The folded name is the input itself: hash it once for both
+            // maps (a directory's maps share one hasher).
+            let h = dir.by_name.hash(user);
+            return dir
+                .by_name
+                .get_hashed(user, h)
+                .or_else(|| dir.by_id.get_hashed(user, h));
+        }
+        let found = if user.is_ascii() && user.len() <= STACK {
             let mut buf = [0u8; STACK];
             let buf = &mut buf[..user.len()];
             buf.copy_from_slice(user.as_bytes());

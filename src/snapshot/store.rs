@@ -117,8 +117,21 @@ impl ShardedMap {
 
     #[inline]
     pub(crate) fn get(&self, key: &str) -> Option<u32> {
-        let (h, s) = self.locate(key);
-        self.shards[s].find(h, |e| &*e.0 == key).map(|e| e.1)
+        self.get_hashed(key, self.hash(key))
+    }
+
+    /// The hash of `key`; maps built with one hasher share it.
+    #[inline]
+    pub(crate) fn hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Looks `key` up by a hash from [`ShardedMap::hash`] of a map with the
+    /// same hasher.
+    #[inline]
+    pub(crate) fn get_hashed(&self, key: &str, h: u64) -> Option<u32> {
+        let shard = &self.shards[(h >> 32) as usize & self.mask];
+        shard.find(h, |e| &*e.0 == key).map(|e| e.1)
     }
 
     /// Inserts `key → v` unless `key` is present; true if inserted.
