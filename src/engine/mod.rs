@@ -185,6 +185,8 @@ struct Resolved<'s> {
     org: u32,
     directory: u32,
     user: &'s UserEntry,
+    /// The grants arena of the user's chunk.
+    arena: &'s [Grant],
 }
 
 enum Resolution<'s> {
@@ -205,7 +207,7 @@ fn resolve<'s>(snap: &'s Snapshot, user: &str, account: &str) -> Resolution<'s> 
     let Some(ui) = snap.find_user(dir, user) else {
         return Resolution::Denied(DenyReason::UnknownUser, acct.directory);
     };
-    let u = &snap.users[ui as usize];
+    let (u, arena) = snap.user(ui);
     if !u.active {
         return Resolution::Denied(DenyReason::InactiveUser, acct.directory);
     }
@@ -214,13 +216,14 @@ fn resolve<'s>(snap: &'s Snapshot, user: &str, account: &str) -> Resolution<'s> 
         org: acct.org,
         directory: acct.directory,
         user: u,
+        arena,
     })
 }
 
 #[inline]
-fn grants_of<'s>(snap: &'s Snapshot, u: &UserEntry) -> (&'s [Grant], &'s [Grant]) {
-    let counted = &snap.grants[u.start as usize..u.counted as usize];
-    let suppressed = &snap.grants[u.counted as usize..u.end as usize];
+fn grants_of<'s>(arena: &'s [Grant], u: &UserEntry) -> (&'s [Grant], &'s [Grant]) {
+    let counted = &arena[u.start as usize..u.counted as usize];
+    let suppressed = &arena[u.counted as usize..u.end as usize];
     (counted, suppressed)
 }
 
@@ -237,7 +240,7 @@ pub fn check(snap: &Snapshot, user: &str, permission: &str, account: &str) -> bo
     let Resolution::Found(r) = resolve(snap, user, account) else {
         return false;
     };
-    let (counted, _) = grants_of(snap, r.user);
+    let (counted, _) = grants_of(r.arena, r.user);
     if counted.is_empty() {
         return false;
     }
@@ -250,7 +253,7 @@ fn path<'s>(snap: &'s Snapshot, g: &Grant, permission: &str) -> GrantPath<'s> {
     let via = if g.via == NONE {
         Via::Direct
     } else {
-        let grp = &snap.groups[g.via as usize];
+        let grp = snap.group(g.via);
         Via::Group {
             id: &grp.id,
             display_name: &grp.display_name,
@@ -288,7 +291,7 @@ pub fn explain<'s>(
     };
     let directory = Some(&*snap.directories[r.directory as usize].id);
     let key = snap.permission_key(permission);
-    let (counted, suppressed) = grants_of(snap, r.user);
+    let (counted, suppressed) = grants_of(r.arena, r.user);
     if let Some(g) = counted.iter().find(|g| grant_matches(snap, g, &r, key)) {
         return Decision {
             directory,
@@ -315,7 +318,7 @@ pub fn list_permissions<'s>(
     let Resolution::Found(r) = resolve(snap, user, account) else {
         return Vec::new();
     };
-    let (counted, _) = grants_of(snap, r.user);
+    let (counted, _) = grants_of(r.arena, r.user);
     let mut out: Vec<&PermissionPattern> = counted
         .iter()
         .filter(|g| snap.scopes[g.scope as usize].covers(r.account, r.org))
@@ -330,7 +333,7 @@ pub fn list_permissions<'s>(
 /// exist in several directories; each is asked about the accounts it governs.
 pub fn lookup_accounts<'s>(snap: &'s Snapshot, user: &str, permission: &str) -> Vec<&'s str> {
     let mut out = Vec::new();
-    for dir in &snap.directories {
+    for dir in snap.directories.iter() {
         if dir.accounts.is_empty() || snap.find_user(dir, user).is_none() {
             continue;
         }
@@ -370,8 +373,8 @@ pub fn lookup_users<'s>(
     let key = snap.permission_key(permission);
     let dir = &snap.directories[acct.directory as usize];
     let mut out = Vec::new();
-    for &ui in dir.users.iter() {
-        let u = &snap.users[ui as usize];
+    for ui in dir.by_id.values() {
+        let (u, arena) = snap.user(ui);
         if !u.active {
             continue;
         }
@@ -380,8 +383,9 @@ pub fn lookup_users<'s>(
             org: acct.org,
             directory: acct.directory,
             user: u,
+            arena,
         };
-        let (counted, _) = grants_of(snap, u);
+        let (counted, _) = grants_of(arena, u);
         let grants: Vec<_> = counted
             .iter()
             .filter(|g| grant_matches(snap, g, &r, key))

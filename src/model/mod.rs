@@ -5,7 +5,7 @@ mod delta;
 mod ids;
 mod permission;
 
-pub use delta::{Delta, Edit, GroupEdges, UserEdges};
+pub use delta::{Delta, Edit, GroupEdges, UserEdges, diff, group_edges, user_edges};
 
 pub use ids::{
     AccountId, DirectoryId, GroupId, IdError, MAX_ID_LEN, OrganizationId, RoleName, UserId,

@@ -12,16 +12,19 @@
 
 mod bitset;
 mod holder;
+mod incremental;
+mod store;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
-use crate::model::{
-    Member, Mode, Owner, PermissionPattern, Revision, Scope, State, Subject, fold_user_name,
-};
+use crate::model::{PermissionPattern, Revision, Scope, State, fold_user_name};
 use bitset::BitSet;
 pub use holder::SnapshotHolder;
+pub use incremental::{ApplyError, Incremental};
+use store::{CHUNK, CHUNK_BITS, Chunked, ShardedMap};
 
 /// Marks an absent index.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -50,12 +53,12 @@ pub enum BuildError {
     TooLarge,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct OrgEntry {
     pub(crate) id: Box<str>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct AccountEntry {
     pub(crate) id: Box<str>,
     pub(crate) org: u32,
@@ -63,36 +66,41 @@ pub(crate) struct AccountEntry {
     pub(crate) directory: u32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct DirectoryEntry {
+    /// Empty for a deleted directory.
     pub(crate) id: Box<str>,
-    pub(crate) by_name: StrMap,
-    pub(crate) by_id: StrMap,
-    /// Users of the directory, in state order.
-    pub(crate) users: Box<[u32]>,
+    /// Folded userName → user; every live user of the directory is here.
+    pub(crate) by_name: ShardedMap,
+    /// SCIM id → user.
+    pub(crate) by_id: ShardedMap,
     /// Accounts the directory governs, sorted by id.
     pub(crate) accounts: Box<[u32]>,
 }
 
-#[derive(Debug)]
+/// A deleted user or group keeps its index as a tombstone (empty id, no
+/// grants) that no lookup returns.
+#[derive(Debug, Clone)]
 pub(crate) struct UserEntry {
-    pub(crate) id: Box<str>,
-    pub(crate) user_name: Box<str>,
+    /// Shared, so that recompiling a chunk copies no string.
+    pub(crate) id: Arc<str>,
+    pub(crate) user_name: Arc<str>,
     pub(crate) active: bool,
-    /// `grants[start..counted]` count; `grants[counted..end]` are group grants
-    /// of a `saml` directory, kept only to explain a deny.
+    /// Offsets into the grants of the user's chunk: `grants[start..counted]`
+    /// count; `grants[counted..end]` are group grants of a `saml` directory,
+    /// kept only to explain a deny.
     pub(crate) start: u32,
     pub(crate) counted: u32,
     pub(crate) end: u32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct GroupEntry {
     pub(crate) id: Box<str>,
     pub(crate) display_name: Box<str>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RoleEntry {
     pub(crate) name: Box<str>,
     pub(crate) all: bool,
@@ -101,7 +109,7 @@ pub(crate) struct RoleEntry {
     pub(crate) patterns: Box<[PermissionPattern]>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum CompiledScope {
     Account(u32),
     Organization(u32),
@@ -131,27 +139,37 @@ pub(crate) struct Grant {
     pub(crate) via: u32,
 }
 
-/// The compiled, immutable decision data at one revision.
-#[derive(Debug)]
-pub struct Snapshot {
-    pub(crate) revision: Revision,
-    pub(crate) orgs: Vec<OrgEntry>,
-    pub(crate) accounts: Vec<AccountEntry>,
-    pub(crate) account_index: StrMap,
-    pub(crate) directories: Vec<DirectoryEntry>,
+/// [`CHUNK`] consecutive users and their flattened grants, shared between
+/// snapshots until one of them changes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserChunk {
     pub(crate) users: Vec<UserEntry>,
-    pub(crate) groups: Vec<GroupEntry>,
-    pub(crate) roles: Vec<RoleEntry>,
-    pub(crate) permission_index: StrMap,
-    pub(crate) resource_index: StrMap,
-    pub(crate) scopes: Vec<CompiledScope>,
-    /// The scopes as written, for explanations; parallel to `scopes`.
-    pub(crate) scope_models: Vec<Scope>,
     pub(crate) grants: Vec<Grant>,
 }
 
-/// Counts of what a snapshot holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The compiled, immutable decision data at one revision. Its parts are
+/// `Arc`'d (users and groups by chunk, user maps by shard), so the snapshot
+/// after a small delta shares nearly everything with the one before.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub(crate) revision: Revision,
+    pub(crate) orgs: Arc<Vec<OrgEntry>>,
+    pub(crate) accounts: Arc<Vec<AccountEntry>>,
+    pub(crate) account_index: Arc<StrMap>,
+    pub(crate) directories: Arc<Vec<DirectoryEntry>>,
+    pub(crate) users: Vec<Arc<UserChunk>>,
+    pub(crate) groups: Chunked<GroupEntry>,
+    pub(crate) roles: Arc<Vec<RoleEntry>>,
+    pub(crate) permission_index: Arc<StrMap>,
+    pub(crate) resource_index: Arc<StrMap>,
+    pub(crate) scopes: Arc<Vec<CompiledScope>>,
+    /// The scopes as written, for explanations; parallel to `scopes`.
+    pub(crate) scope_models: Arc<Vec<Scope>>,
+    pub(crate) stats: Stats,
+}
+
+/// Counts of what a snapshot holds (live entries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     pub organizations: usize,
     pub accounts: usize,
@@ -168,18 +186,11 @@ impl Snapshot {
     }
 
     pub fn stats(&self) -> Stats {
-        Stats {
-            organizations: self.orgs.len(),
-            accounts: self.accounts.len(),
-            directories: self.directories.len(),
-            users: self.users.len(),
-            groups: self.groups.len(),
-            roles: self.roles.len(),
-            grants: self.grants.len(),
-        }
+        self.stats
     }
 
-    /// An estimate of the heap the snapshot holds, in bytes.
+    /// An estimate of the heap the snapshot holds, in bytes (parts shared
+    /// with other snapshots are counted in full).
     pub fn heap_bytes(&self) -> usize {
         fn map(m: &StrMap) -> usize {
             m.capacity() * (size_of::<Box<str>>() + size_of::<u32>() + 1)
@@ -188,36 +199,60 @@ impl Snapshot {
         let strs = self.orgs.iter().map(|o| o.id.len()).sum::<usize>()
             + self.accounts.iter().map(|a| a.id.len()).sum::<usize>()
             + self
-                .users
-                .iter()
-                .map(|u| u.id.len() + u.user_name.len())
-                .sum::<usize>()
-            + self
                 .groups
                 .iter()
                 .map(|g| g.id.len() + g.display_name.len())
                 .sum::<usize>();
+        let users = self
+            .users
+            .iter()
+            .map(|c| {
+                size_of::<Arc<UserChunk>>()
+                    + size_of::<UserChunk>()
+                    + 16
+                    + c.users.capacity() * size_of::<UserEntry>()
+                    + c.grants.capacity() * size_of::<Grant>()
+                    + c.users
+                        .iter()
+                        .map(|u| u.id.len() + u.user_name.len() + 4 * size_of::<usize>())
+                        .sum::<usize>()
+            })
+            .sum::<usize>();
         let dirs = self
             .directories
             .iter()
-            .map(|d| map(&d.by_name) + map(&d.by_id) + (d.users.len() + d.accounts.len()) * 4)
+            .map(|d| d.by_name.heap_bytes() + d.by_id.heap_bytes() + d.accounts.len() * 4)
             .sum::<usize>();
         let roles = self
             .roles
             .iter()
             .map(|r| r.exact.heap_bytes() + r.resources.heap_bytes())
             .sum::<usize>();
-        strs + dirs
+        strs + users
+            + dirs
             + roles
             + self.orgs.capacity() * size_of::<OrgEntry>()
             + self.accounts.capacity() * size_of::<AccountEntry>()
-            + self.users.capacity() * size_of::<UserEntry>()
-            + self.groups.capacity() * size_of::<GroupEntry>()
-            + self.grants.capacity() * size_of::<Grant>()
+            + self.directories.capacity() * size_of::<DirectoryEntry>()
+            + self.groups.len() * size_of::<GroupEntry>()
+            + self.groups.chunk_count() * (size_of::<usize>() * 5)
             + self.scopes.capacity() * (size_of::<CompiledScope>() + size_of::<Scope>())
             + map(&self.account_index)
             + map(&self.permission_index)
             + map(&self.resource_index)
+    }
+
+    /// A user by index with the grants arena of its chunk.
+    #[inline]
+    pub(crate) fn user(&self, ui: u32) -> (&UserEntry, &[Grant]) {
+        let ui = ui as usize;
+        let chunk = &self.users[ui >> CHUNK_BITS];
+        (&chunk.users[ui & (CHUNK - 1)], &chunk.grants)
+    }
+
+    #[inline]
+    pub(crate) fn group(&self, gi: u32) -> &GroupEntry {
+        self.groups.get(gi)
     }
 
     /// Finds a user of a directory by userName (case-insensitive) or SCIM id.
@@ -226,20 +261,27 @@ impl Snapshot {
     pub(crate) fn find_user(&self, dir: &DirectoryEntry, user: &str) -> Option<u32> {
         const STACK: usize = 128;
         let needs_fold = !user.is_ascii() || user.bytes().any(|b| b.is_ascii_uppercase());
-        let found = if !needs_fold {
-            dir.by_name.get(user).copied()
-        } else if user.is_ascii() && user.len() <= STACK {
+        if !needs_fold {
+            // The folded name is the input itself: hash it once for both
+            // maps (a directory's maps share one hasher).
+            let h = dir.by_name.hash(user);
+            return dir
+                .by_name
+                .get_hashed(user, h)
+                .or_else(|| dir.by_id.get_hashed(user, h));
+        }
+        let found = if user.is_ascii() && user.len() <= STACK {
             let mut buf = [0u8; STACK];
             let buf = &mut buf[..user.len()];
             buf.copy_from_slice(user.as_bytes());
             buf.make_ascii_lowercase();
             std::str::from_utf8(buf)
                 .ok()
-                .and_then(|k| dir.by_name.get(k).copied())
+                .and_then(|k| dir.by_name.get(k))
         } else {
-            dir.by_name.get(fold_user_name(user).as_str()).copied()
+            dir.by_name.get(fold_user_name(user).as_str())
         };
-        found.or_else(|| dir.by_id.get(user).copied())
+        found.or_else(|| dir.by_id.get(user))
     }
 
     /// Interned ids of a concrete permission: (exact, resource wildcard).
@@ -269,433 +311,14 @@ impl RoleEntry {
     }
 }
 
-fn idx(n: usize) -> Result<u32, BuildError> {
+pub(crate) fn idx(n: usize) -> Result<u32, BuildError> {
     u32::try_from(n)
         .ok()
         .filter(|&i| i != NONE)
         .ok_or(BuildError::TooLarge)
 }
 
-fn intern(map: &mut StrMap, names: &mut Vec<Box<str>>, key: &str) -> Result<u32, BuildError> {
-    if let Some(&i) = map.get(key) {
-        return Ok(i);
-    }
-    let i = idx(names.len())?;
-    names.push(key.into());
-    map.insert(key.into(), i);
-    Ok(i)
-}
-
-fn lookup(
-    map: &StrMap,
-    key: &str,
-    what: &'static str,
-    id: &str,
-    target: &'static str,
-) -> Result<u32, BuildError> {
-    map.get(key).copied().ok_or_else(|| BuildError::Dangling {
-        what,
-        id: id.to_owned(),
-        target,
-        missing: key.to_owned(),
-    })
-}
-
-fn index_of<'a>(ids: impl Iterator<Item = &'a str>) -> Result<StrMap, BuildError> {
-    let mut map = StrMap::default();
-    for (i, id) in ids.enumerate() {
-        map.entry(id.into()).or_insert(idx(i)?);
-    }
-    Ok(map)
-}
-
 /// Compiles `state` into a snapshot.
 pub fn build(state: &State) -> Result<Snapshot, BuildError> {
-    // --- organizations, directories, accounts ---
-    let org_index = index_of(state.organizations.iter().map(|o| o.id.as_str()))?;
-    let orgs = state
-        .organizations
-        .iter()
-        .map(|o| OrgEntry {
-            id: o.id.as_str().into(),
-        })
-        .collect::<Vec<_>>();
-    let account_index = index_of(state.accounts.iter().map(|a| a.id.as_str()))?;
-    let dir_index = index_of(state.directories.iter().map(|d| d.id.as_str()))?;
-
-    let mut org_dir = vec![NONE; orgs.len()];
-    let mut account_own_dir = vec![NONE; state.accounts.len()];
-    for (di, d) in state.directories.iter().enumerate() {
-        let di = idx(di)?;
-        let (slot, what, owner) = match &d.owner {
-            Owner::Organization(o) => {
-                let oi = lookup(
-                    &org_index,
-                    o.as_str(),
-                    "directory",
-                    d.id.as_str(),
-                    "organization",
-                )?;
-                (&mut org_dir[oi as usize], "organization", o.as_str())
-            }
-            Owner::Account(a) => {
-                let ai = lookup(
-                    &account_index,
-                    a.as_str(),
-                    "directory",
-                    d.id.as_str(),
-                    "account",
-                )?;
-                (&mut account_own_dir[ai as usize], "account", a.as_str())
-            }
-        };
-        if *slot != NONE {
-            return Err(BuildError::DuplicateOwner {
-                what,
-                id: owner.to_owned(),
-                first: state.directories[*slot as usize].id.to_string(),
-                second: d.id.to_string(),
-            });
-        }
-        *slot = di;
-    }
-
-    let mut accounts = Vec::with_capacity(state.accounts.len());
-    let mut dir_accounts: Vec<Vec<u32>> = vec![Vec::new(); state.directories.len()];
-    for (ai, a) in state.accounts.iter().enumerate() {
-        let org = match &a.organization {
-            Some(o) => lookup(
-                &org_index,
-                o.as_str(),
-                "account",
-                a.id.as_str(),
-                "organization",
-            )?,
-            None => NONE,
-        };
-        let mut directory = if org != NONE {
-            org_dir[org as usize]
-        } else {
-            NONE
-        };
-        if directory == NONE {
-            directory = account_own_dir[ai];
-        }
-        if directory != NONE {
-            dir_accounts[directory as usize].push(idx(ai)?);
-        }
-        accounts.push(AccountEntry {
-            id: a.id.as_str().into(),
-            org,
-            directory,
-        });
-    }
-
-    // --- roles: intern concrete permissions and wildcard resources ---
-    let mut permission_index = StrMap::default();
-    let mut permission_names = Vec::new();
-    let mut resource_index = StrMap::default();
-    let mut resource_names = Vec::new();
-    for r in &state.roles {
-        for p in &r.permissions {
-            match p {
-                PermissionPattern::Exact(p) => {
-                    intern(&mut permission_index, &mut permission_names, p)?;
-                }
-                PermissionPattern::Resource(r) => {
-                    intern(&mut resource_index, &mut resource_names, r)?;
-                }
-                PermissionPattern::All => {}
-            }
-        }
-    }
-    let role_index = index_of(state.roles.iter().map(|r| r.name.as_str()))?;
-    let roles = state
-        .roles
-        .iter()
-        .map(|r| {
-            let mut exact = BitSet::with_len(permission_names.len());
-            let mut resources = BitSet::with_len(resource_names.len());
-            let mut all = false;
-            for p in &r.permissions {
-                match p {
-                    PermissionPattern::Exact(p) => exact.insert(permission_index[p.as_str()]),
-                    PermissionPattern::Resource(r) => resources.insert(resource_index[r.as_str()]),
-                    PermissionPattern::All => all = true,
-                }
-            }
-            let mut patterns = r.permissions.clone();
-            patterns.sort();
-            patterns.dedup();
-            RoleEntry {
-                name: r.name.as_str().into(),
-                all,
-                exact,
-                resources,
-                patterns: patterns.into_boxed_slice(),
-            }
-        })
-        .collect::<Vec<_>>();
-
-    // --- users and groups ---
-    let user_index = index_of(state.users.iter().map(|u| u.id.as_str()))?;
-    let group_index = index_of(state.groups.iter().map(|g| g.id.as_str()))?;
-    let mut user_dir = Vec::with_capacity(state.users.len());
-    let mut dir_users: Vec<Vec<u32>> = vec![Vec::new(); state.directories.len()];
-    for (ui, u) in state.users.iter().enumerate() {
-        let di = lookup(
-            &dir_index,
-            u.directory.as_str(),
-            "user",
-            u.id.as_str(),
-            "directory",
-        )?;
-        dir_users[di as usize].push(idx(ui)?);
-        user_dir.push(di);
-    }
-    let mut group_dir = Vec::with_capacity(state.groups.len());
-    for g in &state.groups {
-        group_dir.push(lookup(
-            &dir_index,
-            g.directory.as_str(),
-            "group",
-            g.id.as_str(),
-            "directory",
-        )?);
-    }
-    let groups = state
-        .groups
-        .iter()
-        .map(|g| GroupEntry {
-            id: g.id.as_str().into(),
-            display_name: g.display_name.as_str().into(),
-        })
-        .collect::<Vec<_>>();
-
-    let mut parents: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
-    let mut user_groups: Vec<Vec<u32>> = vec![Vec::new(); state.users.len()];
-    for m in &state.memberships {
-        let gi = lookup(
-            &group_index,
-            m.group.as_str(),
-            "membership",
-            m.group.as_str(),
-            "group",
-        )?;
-        match &m.member {
-            Member::User(u) => {
-                let ui = lookup(
-                    &user_index,
-                    u.as_str(),
-                    "membership of group",
-                    m.group.as_str(),
-                    "user",
-                )?;
-                user_groups[ui as usize].push(gi);
-            }
-            Member::Group(c) => {
-                let ci = lookup(
-                    &group_index,
-                    c.as_str(),
-                    "membership of group",
-                    m.group.as_str(),
-                    "group",
-                )?;
-                parents[ci as usize].push(gi);
-            }
-        }
-    }
-
-    // --- scopes and role assignments ---
-    let mut scope_ids: HashMap<&Scope, u32, RandomState> = HashMap::default();
-    let mut scopes = Vec::new();
-    let mut scope_models = Vec::new();
-    let mut group_assign: Vec<Vec<(u32, u32)>> = vec![Vec::new(); groups.len()];
-    let mut user_assign: Vec<Vec<(u32, u32)>> = vec![Vec::new(); state.users.len()];
-    for ra in &state.role_assignments {
-        let subject_id = match &ra.subject {
-            Subject::Group(g) => g.as_str(),
-            Subject::User(u) => u.as_str(),
-        };
-        let role = lookup(
-            &role_index,
-            ra.role.as_str(),
-            "role assignment of",
-            subject_id,
-            "role",
-        )?;
-        let scope = match scope_ids.get(&ra.scope) {
-            Some(&s) => s,
-            None => {
-                let compiled = match &ra.scope {
-                    Scope::Account(a) => CompiledScope::Account(lookup(
-                        &account_index,
-                        a.as_str(),
-                        "role assignment of",
-                        subject_id,
-                        "account",
-                    )?),
-                    Scope::Organization(o) => CompiledScope::Organization(lookup(
-                        &org_index,
-                        o.as_str(),
-                        "role assignment of",
-                        subject_id,
-                        "organization",
-                    )?),
-                    Scope::OrganizationAccounts {
-                        organization,
-                        accounts,
-                    } => {
-                        let o = lookup(
-                            &org_index,
-                            organization.as_str(),
-                            "role assignment of",
-                            subject_id,
-                            "organization",
-                        )?;
-                        let mut list = accounts
-                            .iter()
-                            .map(|a| {
-                                lookup(
-                                    &account_index,
-                                    a.as_str(),
-                                    "role assignment of",
-                                    subject_id,
-                                    "account",
-                                )
-                            })
-                            .collect::<Result<Vec<_>, _>>()?;
-                        list.sort_unstable();
-                        list.dedup();
-                        CompiledScope::OrganizationAccounts(o, list.into_boxed_slice())
-                    }
-                };
-                let s = idx(scopes.len())?;
-                scopes.push(compiled);
-                scope_models.push(ra.scope.clone());
-                scope_ids.insert(&ra.scope, s);
-                s
-            }
-        };
-        match &ra.subject {
-            Subject::Group(g) => {
-                let gi = lookup(
-                    &group_index,
-                    g.as_str(),
-                    "role assignment of",
-                    subject_id,
-                    "group",
-                )?;
-                group_assign[gi as usize].push((role, scope));
-            }
-            Subject::User(u) => {
-                let ui = lookup(
-                    &user_index,
-                    u.as_str(),
-                    "role assignment of",
-                    subject_id,
-                    "user",
-                )?;
-                user_assign[ui as usize].push((role, scope));
-            }
-        }
-    }
-    drop(scope_ids);
-
-    // --- flatten: each user's groups through nesting (cycles stop at a seen group) ---
-    let mut grants = Vec::new();
-    let mut users = Vec::with_capacity(state.users.len());
-    let mut seen = vec![NONE; groups.len()];
-    let mut stack = Vec::new();
-    let mut suppressed = Vec::new();
-    for (ui, u) in state.users.iter().enumerate() {
-        let ui32 = idx(ui)?;
-        let start = idx(grants.len())?;
-        suppressed.clear();
-        for &(role, scope) in &user_assign[ui] {
-            grants.push(Grant {
-                role,
-                scope,
-                via: NONE,
-            });
-        }
-        stack.clear();
-        stack.extend(user_groups[ui].iter().copied());
-        while let Some(g) = stack.pop() {
-            if seen[g as usize] == ui32 {
-                continue;
-            }
-            seen[g as usize] = ui32;
-            let counts = state.directories[group_dir[g as usize] as usize].mode == Mode::Dashboard;
-            for &(role, scope) in &group_assign[g as usize] {
-                let grant = Grant {
-                    role,
-                    scope,
-                    via: g,
-                };
-                if counts {
-                    grants.push(grant);
-                } else {
-                    suppressed.push(grant);
-                }
-            }
-            stack.extend(parents[g as usize].iter().copied());
-        }
-        let counted = idx(grants.len())?;
-        grants.extend_from_slice(&suppressed);
-        users.push(UserEntry {
-            id: u.id.as_str().into(),
-            user_name: u.user_name.as_str().into(),
-            active: u.active,
-            start,
-            counted,
-            end: idx(grants.len())?,
-        });
-    }
-    grants.shrink_to_fit();
-
-    let directories = state
-        .directories
-        .iter()
-        .zip(dir_users)
-        .zip(dir_accounts)
-        .map(|((d, members), mut governed)| {
-            let mut by_name = StrMap::default();
-            let mut by_id = StrMap::default();
-            by_name.reserve(members.len());
-            by_id.reserve(members.len());
-            for &ui in &members {
-                let u = &state.users[ui as usize];
-                by_name
-                    .entry(fold_user_name(&u.user_name).into_boxed_str())
-                    .or_insert(ui);
-                by_id.entry(u.id.as_str().into()).or_insert(ui);
-            }
-            governed
-                .sort_unstable_by(|a, b| accounts[*a as usize].id.cmp(&accounts[*b as usize].id));
-            DirectoryEntry {
-                id: d.id.as_str().into(),
-                by_name,
-                by_id,
-                users: members.into_boxed_slice(),
-                accounts: governed.into_boxed_slice(),
-            }
-        })
-        .collect();
-
-    Ok(Snapshot {
-        revision: state.revision,
-        orgs,
-        accounts,
-        account_index,
-        directories,
-        users,
-        groups,
-        roles,
-        permission_index,
-        resource_index,
-        scopes,
-        scope_models,
-        grants,
-    })
+    incremental::build(state)
 }
