@@ -9,6 +9,13 @@
 //!                                        ▼
 //!                          (role, scope, via group) ──▶ role bit sets
 //! ```
+//!
+//! Storage is shaped for copy-on-write ([`Incremental`] applies deltas):
+//! users sit in `Arc`'d chunks of 256 with their flattened grants in a
+//! per-chunk arena, groups in `Arc`'d chunks, each directory's userName and
+//! SCIM id maps in `Arc`'d shards picked by the key's hash (hashed once);
+//! indices are stable and a deleted entity leaves a tombstone no lookup
+//! returns. Accounts, roles and scopes are small and kept whole.
 
 mod bitset;
 mod holder;
