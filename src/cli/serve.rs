@@ -11,7 +11,6 @@ use clap::Args;
 use tokio::net::TcpListener;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
 use tonic::service::interceptor::InterceptedService;
 
@@ -194,7 +193,7 @@ impl ControlPlane {
             .add_service(InterceptedService::new(service, SyncAuth::new(token)));
         tokio::spawn(async move {
             let result = router
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                .serve_with_incoming_shutdown(grpc::incoming(listener), async move {
                     let _ = shutdown.wait_for(|stop| *stop).await;
                 })
                 .await;
@@ -292,6 +291,11 @@ pub(super) fn serve_http(
     app: axum::Router,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    use axum::serve::ListenerExt;
+    // Answers go out at once, not after the peer's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
