@@ -42,9 +42,9 @@ native: false
 resources:
   requests:
     cpu: 20m
-    memory: 32Mi
+    memory: 64Mi
   limits:
-    memory: 256Mi
+    memory: 1Gi
 securityContext:
   runAsNonRoot: true
   runAsUser: 10001
