@@ -3,13 +3,18 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    // Output piped into `head` and closed early ends the process quietly, as
-    // command-line tools do, instead of panicking on the broken pipe.
+    let cli = rolecall::cli::Cli::parse();
+    // A one-shot command whose output is piped into `head` and closed early
+    // ends quietly, as command-line tools do. Servers keep ignoring SIGPIPE
+    // (Rust's default): a peer that closes its socket while a vectored write
+    // is under way must cost that connection, not the process.
     #[cfg(unix)]
-    // SAFETY: resetting a signal's disposition to its default before any
-    // thread starts has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    if !cli.command.is_server() {
+        // SAFETY: resetting a signal's disposition to its default before any
+        // thread starts has no preconditions.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
     }
-    rolecall::cli::run(rolecall::cli::Cli::parse())
+    rolecall::cli::run(cli)
 }

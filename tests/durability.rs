@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use common::{Db, Scim, Server, fixture, import_ok, scim_token};
 use serde_json::json;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
 const CLIENTS: usize = 4;
@@ -113,4 +114,44 @@ async fn acknowledged_scim_writes_survive_a_kill() {
         .into_inner();
     let reason = resp.explanation.unwrap().deny_reason;
     assert_ne!(reason, rolecall::pb::v1::DenyReason::UnknownUser as i32);
+}
+
+/// Clients that hang up before their answer cost their own connection,
+/// never the server: a write to a socket the peer closed must not kill the
+/// process with SIGPIPE (a health checker that timed out during a slow
+/// start-up did exactly that).
+#[tokio::test]
+async fn clients_hanging_up_before_their_answer_do_not_stop_the_server() {
+    let db = Db::new();
+    import_ok(&db.url(), &[&fixture("scim/world.yaml")]).await;
+    let server = Server::start(&db.url()).await;
+    // The HTTP/2 connection preface and an empty SETTINGS frame: the server
+    // answers with frames of its own, after we are gone.
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    for addr in [server.grpc_addr, server.http_addr] {
+        for _ in 0..50 {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.write_all(&hello).await.unwrap();
+            drop(stream);
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let health = common::http_get(server.http_addr, "/healthz").await;
+    assert_eq!(
+        health.status,
+        200,
+        "the server is gone; stderr:\n{}",
+        server.log()
+    );
+    let mut client = server.authorizer().await;
+    client
+        .check(common::check_req(
+            "x@acme.example",
+            "charges.read",
+            "acct_acme_main",
+            false,
+        ))
+        .await
+        .expect("the Authorizer still answers");
 }

@@ -467,3 +467,43 @@ async fn the_sync_port_needs_a_token_off_loopback_and_refuses_a_wrong_one() {
     let why = health["reason"].as_str().unwrap();
     assert!(why.contains("not the sync token"), "{why}");
 }
+
+#[tokio::test]
+async fn sidecars_that_vanish_mid_snapshot_do_not_stop_the_store() {
+    let db = Db::new();
+    import_ok(&db.url(), &[&fixture("scim/world.yaml")]).await;
+    let users: Vec<_> = (0..20_000)
+        .map(|n| json!({"directory": "dir_acme", "userName": format!("vanish-{n}@acme.example")}))
+        .collect();
+    common::import_json(&db, "users.json", &json!({ "users": users })).await;
+    let mut store = StoreProc::start(&db.url(), &[]).await;
+    for _ in 0..10 {
+        let channel = tonic::transport::Endpoint::from_shared(store.url())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = rolecall::pb::v1::snapshot_sync_client::SnapshotSyncClient::new(channel);
+        let mut stream = client
+            .watch(pb::WatchRequest {
+                from_revision: 0,
+                client: "vanishing".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        // Take the first chunk of the snapshot, then go away.
+        let first = stream.message().await.unwrap();
+        assert!(first.is_some());
+        drop(stream);
+        drop(client);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        store.proc.exited().is_none(),
+        "the store died; stderr:\n{}",
+        store.proc.log()
+    );
+    let mut sidecar = SidecarProc::start(&store.url(), &[]).await;
+    sidecar.wait_serving().await;
+}

@@ -54,6 +54,17 @@ pub enum Command {
     Admin(admin::AdminArgs),
 }
 
+impl Command {
+    /// Whether the command runs a long-lived server (rather than printing an
+    /// answer and exiting).
+    pub fn is_server(&self) -> bool {
+        matches!(
+            self,
+            Command::Serve(_) | Command::Store(_) | Command::Sidecar(_)
+        )
+    }
+}
+
 /// Runs the command; the exit code follows each command's contract.
 pub fn run(cli: Cli) -> ExitCode {
     crate::telemetry::init_tracing(cli.log_format);
