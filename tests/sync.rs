@@ -307,14 +307,24 @@ async fn a_restarted_sidecar_serves_from_its_cache_while_the_store_is_away() {
         )
         .await
         .unwrap();
-    // The cache file follows (written off the request path).
-    for _ in 0..200 {
-        if std::fs::metadata(&cache).is_ok_and(|m| m.len() > 0) {
+    // The cache file follows, in the first quiet moment (its header holds
+    // its revision at bytes 12..20).
+    let cached = || {
+        std::fs::read(&cache)
+            .ok()
+            .filter(|b| b.len() >= 20)
+            .map_or(0, |b| u64::from_le_bytes(b[12..20].try_into().unwrap()))
+    };
+    for _ in 0..400 {
+        if cached() >= granted {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        cached() >= granted,
+        "the cache file reached revision {granted}"
+    );
 
     store.kill();
     sidecar.proc.kill();

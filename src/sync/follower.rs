@@ -15,7 +15,7 @@ use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Endpoint;
 
-use crate::model::{Revision, State};
+use crate::model::Revision;
 use crate::pb::v1 as pb;
 use crate::pb::v1::snapshot_sync_client::SnapshotSyncClient;
 use crate::refresh::Publisher;
@@ -24,6 +24,12 @@ use crate::telemetry;
 use super::cache;
 use super::convert;
 use super::replica::Replica;
+
+/// How long the stream must stay quiet before a pending cache write.
+const CACHE_QUIET: Duration = Duration::from_millis(500);
+
+/// Longest a change waits for the cache file under a steady stream of changes.
+const CACHE_MAX_DELAY: Duration = Duration::from_secs(300);
 
 /// What to do once the store has been silent for longer than allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -140,6 +146,8 @@ pub struct Follower {
     replica: Option<Replica>,
     /// When the cache file was last written, and at which revision.
     cached: Option<(Instant, Revision)>,
+    /// Since when a change has been waiting for the cache file.
+    dirty_since: Option<Instant>,
 }
 
 /// A full snapshot being received.
@@ -160,6 +168,7 @@ impl Follower {
             status: Arc::new(SyncStatus::default()),
             replica: None,
             cached: None,
+            dirty_since: None,
         }
     }
 
@@ -329,17 +338,30 @@ impl Follower {
         self.status.contact();
         tracing::info!(store = %self.options.store, from, "watching the store");
         let mut assembly: Option<Assembly> = None;
+        let mut last_message = Instant::now();
         loop {
-            let next = tokio::time::timeout(self.options.silence_timeout, stream.message()).await;
-            let msg = match next {
-                Err(_) => anyhow::bail!(
-                    "the store sent nothing for {} s",
-                    self.options.silence_timeout.as_secs()
-                ),
+            // While a change awaits the cache file, wake after a short quiet
+            // spell to write it: exporting a large state takes seconds, and
+            // doing it between two deltas of a burst would hold the second.
+            let silence = self.options.silence_timeout;
+            let wait = if self.cache_pending() {
+                CACHE_QUIET.min(silence.saturating_sub(last_message.elapsed()))
+            } else {
+                silence.saturating_sub(last_message.elapsed())
+            };
+            let msg = match tokio::time::timeout(wait, stream.message()).await {
+                Err(_) if last_message.elapsed() >= silence => {
+                    anyhow::bail!("the store sent nothing for {} s", silence.as_secs())
+                }
+                Err(_) => {
+                    self.write_cache(true).await;
+                    continue;
+                }
                 Ok(Err(status)) => anyhow::bail!("the stream failed: {}", status.message()),
                 Ok(Ok(None)) => return Ok(()),
                 Ok(Ok(Some(m))) => m,
             };
+            last_message = Instant::now();
             self.status.contact();
             match msg.event {
                 Some(pb::watch_response::Event::SnapshotChunk(chunk)) => {
@@ -348,10 +370,17 @@ impl Follower {
                     }
                 }
                 Some(pb::watch_response::Event::Delta(delta)) => self.apply(delta).await?,
-                // A quiet moment: write the cache file if a change awaits it.
+                // A heartbeat is a quiet moment too.
                 Some(pb::watch_response::Event::Heartbeat(_)) | None => {
-                    self.write_cache(false).await
+                    self.write_cache(true).await
                 }
+            }
+            // Under a steady stream of changes, write anyway now and then.
+            if self
+                .dirty_since
+                .is_some_and(|d| d.elapsed() >= CACHE_MAX_DELAY)
+            {
+                self.write_cache(true).await;
             }
             if self.publisher.holder().revision().is_some() {
                 self.status.set_problem(None);
@@ -392,7 +421,7 @@ impl Follower {
             "full snapshot loaded"
         );
         self.replica = Some(replica);
-        self.write_cache(true).await;
+        self.mark_dirty();
         Ok(())
     }
 
@@ -413,7 +442,7 @@ impl Follower {
                 self.publisher.publish(snap, "delta", false);
                 record("delta", started);
                 self.replica = Some(replica);
-                self.write_cache(false).await;
+                self.mark_dirty();
                 Ok(())
             }
             Ok(None) => {
@@ -428,26 +457,57 @@ impl Follower {
         }
     }
 
-    /// Writes the cache file when due (or `now`), off the runtime.
-    async fn write_cache(&mut self, now: bool) {
-        let (Some(path), Some(replica)) = (self.options.cache_file.clone(), self.replica.as_ref())
-        else {
+    fn mark_dirty(&mut self) {
+        self.dirty_since.get_or_insert_with(Instant::now);
+    }
+
+    /// Whether a change awaits the cache file.
+    fn cache_pending(&self) -> bool {
+        self.options.cache_file.is_some() && self.dirty_since.is_some()
+    }
+
+    /// Writes the cache file when a change awaits it and `--cache-interval`
+    /// has passed since the last write (`quiet`: called in a quiet moment).
+    /// The state is exported and written off the runtime.
+    async fn write_cache(&mut self, quiet: bool) {
+        let Some(path) = self.options.cache_file.clone() else {
+            return;
+        };
+        let Some(dirty) = self.dirty_since else {
+            return;
+        };
+        let interval_passed = self
+            .cached
+            .is_none_or(|(at, _)| at.elapsed() >= self.options.cache_interval);
+        if !interval_passed || !(quiet || dirty.elapsed() >= CACHE_MAX_DELAY) {
+            return;
+        }
+        let Some(replica) = self.replica.take() else {
             return;
         };
         let revision = replica.revision();
-        let due = match self.cached {
-            None => true,
-            Some((at, r)) => r < revision && (now || at.elapsed() >= self.options.cache_interval),
+        let started = Instant::now();
+        let (replica, written) = match tokio::task::spawn_blocking(move || {
+            let written = cache::write(&path, &replica.state());
+            (replica, written)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache file not written");
+                return;
+            }
         };
-        if !due {
-            return;
-        }
-        let state: State = replica.state();
+        self.replica = Some(replica);
         self.cached = Some((Instant::now(), revision));
-        let written = tokio::task::spawn_blocking(move || cache::write(&path, &state)).await;
+        self.dirty_since = None;
         match written {
-            Ok(Ok(())) => tracing::debug!(revision, "cache file written"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "cache file not written"),
+            Ok(()) => tracing::debug!(
+                revision,
+                ms = started.elapsed().as_millis() as u64,
+                "cache file written"
+            ),
             Err(e) => tracing::warn!(error = %e, "cache file not written"),
         }
     }
