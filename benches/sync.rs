@@ -166,6 +166,7 @@ async fn run() {
     let scim = Scim::new(store.http_addr, &secret);
     let mut grant = (Vec::new(), Vec::new());
     let mut revoke = (Vec::new(), Vec::new());
+    let mut last_revision = 0;
     for i in 0..writes {
         let add = i % 2 == 0;
         let body = json!({
@@ -176,6 +177,7 @@ async fn run() {
         let acked = Instant::now();
         assert_eq!(r.status, 204, "{}", r.body);
         let revision: u64 = r.header("rolecall-revision").unwrap().parse().unwrap();
+        last_revision = revision;
         let (ta, tb) = tokio::join!(
             seen(&a, revision, add, acked),
             seen(&b, revision, add, acked)
@@ -197,9 +199,23 @@ async fn run() {
         );
     }
 
-    // Cold start from the cache file with the store gone. Wait for a
-    // heartbeat-time write of the cache file first.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Cold start from the cache file with the store gone, once sidecar A
+    // has written it in a quiet moment (its header holds its revision at
+    // bytes 12..20).
+    let cached = || {
+        std::fs::read(&cache_a)
+            .ok()
+            .filter(|b| b.len() >= 20)
+            .map_or(0, |b| u64::from_le_bytes(b[12..20].try_into().unwrap()))
+    };
+    let waited = Instant::now();
+    while cached() < last_revision {
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "the cache file did not reach revision {last_revision}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drop(store);
     drop(a);
     let started = Instant::now();
