@@ -517,3 +517,70 @@ async fn sidecars_that_vanish_mid_snapshot_do_not_stop_the_store() {
     let mut sidecar = SidecarProc::start(&store.url(), &[]).await;
     sidecar.wait_serving().await;
 }
+
+#[tokio::test]
+async fn a_sidecar_serves_on_a_unix_socket_alone() {
+    let (db, _) = world().await;
+    let store = StoreProc::start(&db.url(), &[]).await;
+    let socket = db.dir().join("authorizer.sock");
+    let socket_arg = socket.to_str().unwrap().to_owned();
+    let sidecar = SidecarProc::start(
+        &store.url(),
+        &["--grpc-addr", "off", "--grpc-uds", &socket_arg],
+    )
+    .await;
+    let path = socket.clone();
+    let mut channel = None;
+    for _ in 0..400 {
+        let path = path.clone();
+        let connected = tonic::transport::Endpoint::from_static("http://uds.invalid")
+            .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+                let path = path.clone();
+                async move {
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                        tokio::net::UnixStream::connect(path).await?,
+                    ))
+                }
+            }))
+            .await;
+        if let Ok(c) = connected {
+            let mut health = tonic_health::pb::health_client::HealthClient::new(c.clone());
+            let serving = health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: "rolecall.v1.Authorizer".into(),
+                })
+                .await
+                .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32);
+            if serving {
+                channel = Some(c);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let channel = channel.unwrap_or_else(|| {
+        panic!(
+            "no Authorizer on the socket; stderr:\n{}",
+            sidecar.proc.log()
+        )
+    });
+    let mut client = rolecall::pb::v1::authorizer_client::AuthorizerClient::new(channel);
+    let r = client
+        .check(pb::CheckRequest {
+            user: "nobody@acme.example".into(),
+            permission: "charges.read".into(),
+            account: "acct_acme_main".into(),
+            consistency: None,
+            explain: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reason(&r), pb::DenyReason::UnknownUser);
+    // Nothing listens on TCP: `--grpc-addr off`.
+    assert!(
+        tokio::net::TcpStream::connect(sidecar.grpc_addr)
+            .await
+            .is_err()
+    );
+}

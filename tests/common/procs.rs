@@ -208,14 +208,16 @@ impl SidecarProc {
             "sidecar",
             "--store",
             store_url,
-            "--grpc-addr",
-            &grpc_addr.to_string(),
             "--http-addr",
             &http_addr.to_string(),
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
+        // `extra` may choose its own `--grpc-addr` (`off`, for a socket alone).
+        if !extra.contains(&"--grpc-addr") {
+            args.extend(["--grpc-addr".to_owned(), grpc_addr.to_string()]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut sidecar = Self {
             proc: Proc::spawn(args),
