@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use rolecall::datafile::{DataFile, Format};
 use rolecall::model::{
-    Account, Delta, Directory, DirectoryId, Edit, GroupEdges, Member, Mode, Organization,
-    OrganizationId, PermissionPattern, Role, RoleName, Scope, State, Subject, UserEdges,
+    Account, Delta, Directory, DirectoryId, GroupEdges, Member, Mode, Organization, OrganizationId,
+    PermissionPattern, Role, RoleName, Scope, State, Subject, UserEdges,
 };
 use rolecall::store::admin::{AssignmentSpec, DirectoryChange, SubjectId};
 use rolecall::store::scim::{GroupWrite, MembersChange, UserWrite};
@@ -150,33 +150,11 @@ fn normalize(e: &mut Entities) {
     }
 }
 
-fn put<V>(
-    map: &mut BTreeMap<String, V>,
-    edits: &[Edit<impl ToString, V>],
-    id: impl Fn(&V) -> String,
-) where
-    V: Clone,
-{
-    for edit in edits {
-        match edit {
-            Edit::Put(v) => {
-                map.insert(id(v), v.clone());
-            }
-            Edit::Delete(k) => {
-                map.remove(&k.to_string());
-            }
-        }
-    }
-}
-
-fn apply(e: &mut Entities, d: &Delta) {
-    put(&mut e.organizations, &d.organizations, |o| o.id.to_string());
-    put(&mut e.accounts, &d.accounts, |a| a.id.to_string());
-    put(&mut e.directories, &d.directories, |x| x.id.to_string());
-    put(&mut e.roles, &d.roles, |r| r.name.to_string());
-    put(&mut e.users, &d.users, |u| u.user.id.to_string());
-    put(&mut e.groups, &d.groups, |g| g.group.id.to_string());
-    normalize(e);
+/// `state` with `delta` applied (by the model's own `State::apply`), as entities.
+fn applied(state: &State, delta: &Delta) -> Entities {
+    let mut state = state.clone();
+    state.apply(delta);
+    entities(&state)
 }
 
 struct Fixture {
@@ -218,9 +196,11 @@ impl Fixture {
             "{what}"
         );
         assert!(!delta.is_empty(), "{what}: empty delta");
-        let mut applied = entities(&before);
-        apply(&mut applied, &delta);
-        assert_eq!(applied, entities(&now), "{what}: delta {delta:#?}");
+        assert_eq!(
+            applied(&before, &delta),
+            entities(&now),
+            "{what}: delta {delta:#?}"
+        );
         self.seen.push(now);
     }
 }
@@ -385,16 +365,14 @@ async fn every_write_is_carried_by_its_delta(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(delta.revision, last.revision);
-    let mut applied = entities(first);
-    apply(&mut applied, &delta);
-    assert_eq!(applied, entities(last));
+    assert_eq!(applied(first, &delta), entities(last));
 
     // Applying a delta twice, or to any state in its range, gives the same.
     let middle = &f.seen[f.seen.len() / 2];
-    let mut from_middle = entities(middle);
-    apply(&mut from_middle, &delta);
-    apply(&mut from_middle, &delta);
-    assert_eq!(from_middle, entities(last));
+    let mut from_middle = middle.clone();
+    from_middle.apply(&delta);
+    from_middle.apply(&delta);
+    assert_eq!(entities(&from_middle), entities(last));
 }
 
 backend_tests!(the_store_says_when_it_cannot_give_a_delta);
@@ -412,7 +390,8 @@ async fn the_store_says_when_it_cannot_give_a_delta(backend: Backend) {
     // Before the table existed (revision 0 of a new store is fine: its keys
     // are all there).
     let all = f.store.delta(0, 100_000).await.unwrap().unwrap();
-    let mut applied = Entities::default();
-    apply(&mut applied, &all);
-    assert_eq!(applied, entities(f.seen.last().unwrap()));
+    assert_eq!(
+        applied(&State::default(), &all),
+        entities(f.seen.last().unwrap())
+    );
 }

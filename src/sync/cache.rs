@@ -99,7 +99,7 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<State, CacheError> {
     if delta.revision != revision || delta.from != 0 {
         return Err(invalid(path, "header and payload disagree"));
     }
-    Ok(convert::state_of_full(delta))
+    Ok(convert::state_of_full(&delta))
 }
 
 /// Reads the cache file; `Ok(None)` when there is none.

@@ -1,12 +1,10 @@
 //! [`Delta`] ↔ `rolecall.v1.StateDelta`, and a whole [`State`] as the delta
 //! from nothing (how a full snapshot travels and is cached).
 
-use std::collections::HashMap;
-
 use crate::model::{
-    Account, AccountId, Delta, Directory, DirectoryId, Edit, Group, GroupEdges, GroupId, Member,
-    Membership, Mode, Organization, OrganizationId, Owner, PermissionPattern, Role, RoleAssignment,
-    RoleName, Scope, State, Subject, User, UserEdges, UserId,
+    Account, AccountId, Delta, Directory, DirectoryId, Edit, Group, GroupEdges, GroupId, Mode,
+    Organization, OrganizationId, Owner, PermissionPattern, Role, RoleAssignment, RoleName, Scope,
+    State, Subject, User, UserEdges, UserId, group_edges, user_edges,
 };
 use crate::pb::v1 as pb;
 
@@ -27,25 +25,6 @@ fn bad(what: &'static str, detail: impl Into<String>) -> DecodeError {
 
 /// The whole state as the delta that builds it from nothing.
 pub fn full_delta(state: &State) -> Delta {
-    let mut user_groups: HashMap<&str, Vec<GroupId>> = HashMap::new();
-    let mut parents: HashMap<&str, Vec<GroupId>> = HashMap::new();
-    for m in &state.memberships {
-        match &m.member {
-            Member::User(u) => user_groups
-                .entry(u.as_str())
-                .or_default()
-                .push(m.group.clone()),
-            Member::Group(g) => parents.entry(g.as_str()).or_default().push(m.group.clone()),
-        }
-    }
-    let mut user_ra: HashMap<&str, Vec<RoleAssignment>> = HashMap::new();
-    let mut group_ra: HashMap<&str, Vec<RoleAssignment>> = HashMap::new();
-    for ra in &state.role_assignments {
-        match &ra.subject {
-            Subject::User(u) => user_ra.entry(u.as_str()).or_default().push(ra.clone()),
-            Subject::Group(g) => group_ra.entry(g.as_str()).or_default().push(ra.clone()),
-        }
-    }
     Delta {
         from: 0,
         revision: state.revision,
@@ -53,69 +32,15 @@ pub fn full_delta(state: &State) -> Delta {
         accounts: state.accounts.iter().cloned().map(Edit::Put).collect(),
         directories: state.directories.iter().cloned().map(Edit::Put).collect(),
         roles: state.roles.iter().cloned().map(Edit::Put).collect(),
-        users: state
-            .users
-            .iter()
-            .map(|u| {
-                Edit::Put(UserEdges {
-                    groups: user_groups.remove(u.id.as_str()).unwrap_or_default(),
-                    role_assignments: user_ra.remove(u.id.as_str()).unwrap_or_default(),
-                    user: u.clone(),
-                })
-            })
-            .collect(),
-        groups: state
-            .groups
-            .iter()
-            .map(|g| {
-                Edit::Put(GroupEdges {
-                    parents: parents.remove(g.id.as_str()).unwrap_or_default(),
-                    role_assignments: group_ra.remove(g.id.as_str()).unwrap_or_default(),
-                    group: g.clone(),
-                })
-            })
-            .collect(),
+        users: user_edges(state).into_iter().map(Edit::Put).collect(),
+        groups: group_edges(state).into_iter().map(Edit::Put).collect(),
     }
 }
 
-fn puts<K, V>(edits: Vec<Edit<K, V>>) -> impl Iterator<Item = V> {
-    edits.into_iter().filter_map(|e| match e {
-        Edit::Put(v) => Some(v),
-        Edit::Delete(_) => None,
-    })
-}
-
-/// The state a full delta (one from revision 0) describes. Deletes in it are
-/// ignored: there is nothing to delete from.
-pub fn state_of_full(delta: Delta) -> State {
-    let mut state = State {
-        revision: delta.revision,
-        ..State::default()
-    };
-    state.organizations = puts(delta.organizations).collect();
-    state.accounts = puts(delta.accounts).collect();
-    state.directories = puts(delta.directories).collect();
-    state.roles = puts(delta.roles).collect();
-    for u in puts(delta.users) {
-        for g in u.groups {
-            state.memberships.push(Membership {
-                group: g,
-                member: Member::User(u.user.id.clone()),
-            });
-        }
-        state.role_assignments.extend(u.role_assignments);
-        state.users.push(u.user);
-    }
-    for g in puts(delta.groups) {
-        for p in g.parents {
-            state.memberships.push(Membership {
-                group: p,
-                member: Member::Group(g.group.id.clone()),
-            });
-        }
-        state.role_assignments.extend(g.role_assignments);
-        state.groups.push(g.group);
-    }
+/// The state a full delta (one from revision 0) describes.
+pub fn state_of_full(delta: &Delta) -> State {
+    let mut state = State::default();
+    state.apply(delta);
     state
 }
 
@@ -459,7 +384,7 @@ mod tests {
         let state = store.load_state().await.unwrap();
         assert!(!state.memberships.is_empty() && !state.role_assignments.is_empty());
         let full = full_delta(&state);
-        let back = state_of_full(decode(encode(&full)).unwrap());
+        let back = state_of_full(&decode(encode(&full)).unwrap());
         assert_eq!(full_delta(&back), full);
         let (a, b) = (
             crate::snapshot::build(&state).unwrap(),

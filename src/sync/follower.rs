@@ -399,7 +399,7 @@ impl Follower {
                 whole.revision,
                 delta.revision
             );
-            Ok(Replica::new(convert::state_of_full(delta))?)
+            Ok(Replica::new(convert::state_of_full(&delta))?)
         })
         .await??;
         let revision = replica.revision();
