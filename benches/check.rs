@@ -29,7 +29,7 @@ use rolecall::model::{Account, State, User};
 use rolecall::snapshot::{self, Snapshot};
 
 mod common;
-use common::{PERMISSIONS, Rng, Sizes, generate, resident_bytes};
+use common::{PERMISSIONS, Rng, generate, resident_bytes, sizes_from_env};
 
 /// Queries per pool; a power of two so the index is a mask.
 const POOL: usize = 4096;
@@ -170,7 +170,7 @@ struct Fixture {
 fn fixture(smoke: bool) -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let sizes = Sizes::from_env(smoke);
+        let sizes = sizes_from_env(smoke);
         let mut rng = Rng(0x5EED_C0FF_EE00_0001);
         let t = Instant::now();
         let state = generate(&sizes, &mut rng);

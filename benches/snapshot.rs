@@ -29,7 +29,7 @@ use rolecall::model::{
 use rolecall::snapshot::{self, Incremental, SnapshotHolder};
 
 mod common;
-use common::{Rng, Sizes, generate, resident_bytes};
+use common::{Rng, generate, resident_bytes, sizes_from_env};
 
 /// Users whose membership the `apply/membership` bench toggles.
 const POOL: usize = 1024;
@@ -82,7 +82,7 @@ fn group_near_1k(state: &State) -> (GroupEdges, usize) {
 fn fixture(smoke: bool) -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let sizes = Sizes::from_env(smoke);
+        let sizes = sizes_from_env(smoke);
         let mut rng = Rng(0x5EED_C0FF_EE00_0001);
         let t = Instant::now();
         let state = generate(&sizes, &mut rng);

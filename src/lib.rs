@@ -6,6 +6,7 @@
 //! [`grpc`], [`sync`], [`http`], [`scim`], [`admin`], [`cli`] — live at the edge.
 
 pub mod admin;
+pub mod bench;
 pub mod cli;
 pub mod datafile;
 pub mod engine;

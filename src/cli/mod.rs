@@ -2,6 +2,7 @@
 //! and dispatches here.
 
 mod admin;
+mod bench;
 mod check;
 mod directory;
 mod import;
@@ -52,6 +53,8 @@ pub enum Command {
     SyncLog(sync_log::SyncLogArgs),
     /// Call the admin API of a running server (exit 0 done, 1 refused, 2 usage or connection error).
     Admin(admin::AdminArgs),
+    /// Measure rolecall: generate data sets for load tests.
+    Bench(bench::BenchArgs),
 }
 
 impl Command {
@@ -88,6 +91,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Directory(args) => report(directory::run(args).await),
             Command::SyncLog(args) => report(sync_log::run(args).await),
             Command::Admin(args) => admin::run(args).await,
+            Command::Bench(args) => report(bench::run(args).await),
         }
     })
 }
