@@ -53,7 +53,8 @@ pub enum Command {
     SyncLog(sync_log::SyncLogArgs),
     /// Call the admin API of a running server (exit 0 done, 1 refused, 2 usage or connection error).
     Admin(admin::AdminArgs),
-    /// Measure rolecall: generate data sets for load tests.
+    /// Measure rolecall: generate data sets, put gRPC load on an Authorizer,
+    /// serve a do-nothing Authorizer as the floor to compare against.
     Bench(bench::BenchArgs),
 }
 
@@ -63,7 +64,12 @@ impl Command {
     pub fn is_server(&self) -> bool {
         matches!(
             self,
-            Command::Serve(_) | Command::Store(_) | Command::Sidecar(_)
+            Command::Serve(_)
+                | Command::Store(_)
+                | Command::Sidecar(_)
+                | Command::Bench(bench::BenchArgs {
+                    command: bench::BenchCommand::CeilingServer(_)
+                })
         )
     }
 }
@@ -91,7 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Directory(args) => report(directory::run(args).await),
             Command::SyncLog(args) => report(sync_log::run(args).await),
             Command::Admin(args) => admin::run(args).await,
-            Command::Bench(args) => report(bench::run(args).await),
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

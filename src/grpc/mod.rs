@@ -454,11 +454,12 @@ where
         .add_service(reflection_v1alpha)
 }
 
-/// Serves the Authorizer, health (NOT_SERVING until told otherwise) and
-/// reflection on `listener` until `shutdown` completes.
-pub async fn serve(
+/// Serves an Authorizer (rolecall's [`AuthorizerService`], or any other
+/// implementation, served the same way), health (NOT_SERVING until told
+/// otherwise) and reflection on `listener` until `shutdown` completes.
+pub async fn serve<A: Authorizer>(
     listener: TcpListener,
-    service: AuthorizerService,
+    service: A,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> (
     Health,
