@@ -285,3 +285,42 @@ pub fn reason(resp: &pb::CheckResponse) -> pb::DenyReason {
         .and_then(|e| pb::DenyReason::try_from(e.deny_reason).ok())
         .unwrap_or(pb::DenyReason::Unspecified)
 }
+
+/// A running `rolecall bench ceiling-server`: the Authorizer that does no work.
+pub struct CeilingProc {
+    pub proc: Proc,
+    pub grpc_addr: SocketAddr,
+}
+
+impl CeilingProc {
+    /// `rolecall bench ceiling-server` on a loopback port; waits until the
+    /// Authorizer reports SERVING.
+    pub async fn start() -> Self {
+        let grpc_addr = free_addr();
+        let args = vec![
+            "bench".to_owned(),
+            "ceiling-server".to_owned(),
+            "--grpc-addr".to_owned(),
+            grpc_addr.to_string(),
+        ];
+        let mut ceiling = Self {
+            proc: Proc::spawn(args),
+            grpc_addr,
+        };
+        wait_until(
+            &mut ceiling.proc,
+            "rolecall bench ceiling-server",
+            || async move {
+                health_status(grpc_addr, "rolecall.v1.Authorizer").await
+                    == Some(ServingStatus::Serving)
+            },
+        )
+        .await;
+        ceiling
+    }
+
+    /// `--addr` for `rolecall bench load`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+}
