@@ -24,6 +24,9 @@
 #   CONCURRENCY_LEVELS="4 16 64"  OPEN_CONCURRENCY=64  FRACTIONS="10 25 50 75 90"
 #   BATCH_SIZE=100  BATCH_CONCURRENCY_LEVELS="2 8"
 #   OUT=target/bench-load/<UTC time>  PIN=1  SERVER_CPUS=0  LOAD_CPUS=1
+#   DATA_DIR            where the data set and database go (default: a
+#                       temporary directory); one that already holds
+#                       bench.db and requests.json is used as it is
 #
 # Smoke (seconds): USERS=2000 DURATION=1s WARMUP=0.2s CONCURRENCY_LEVELS=4 \
 #   FRACTIONS="25 50" BATCH_CONCURRENCY_LEVELS=2 ROLECALL_BIN=target/debug/rolecall bench/run-load.sh
@@ -52,7 +55,14 @@ fi
 BIN=$(realpath "$ROLECALL_BIN")
 mkdir -p "$OUT"
 OUT=$(realpath "$OUT")
-WORK=$(mktemp -d)
+if [[ -n "${DATA_DIR:-}" ]]; then
+  mkdir -p "$DATA_DIR"
+  WORK=$(realpath "$DATA_DIR")
+  KEEP_WORK=1
+else
+  WORK=$(mktemp -d)
+  KEEP_WORK=0
+fi
 PIDS=()
 
 cleanup() {
@@ -62,7 +72,7 @@ cleanup() {
   for pid in "${PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
-  rm -rf "$WORK"
+  if [[ $KEEP_WORK == 0 ]]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -81,10 +91,14 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-echo "== data set: $USERS users"
-"$BIN" bench generate --users "$USERS" -o "$WORK/data.json" --requests-output "$WORK/requests.json"
+if [[ -f "$WORK/bench.db" && -f "$WORK/requests.json" ]]; then
+  echo "== data set: $WORK/bench.db as it is"
+else
+  echo "== data set: $USERS users"
+  "$BIN" bench generate --users "$USERS" -o "$WORK/data.json" --requests-output "$WORK/requests.json"
+  "$BIN" import --database-url "sqlite://$WORK/bench.db" "$WORK/data.json"
+fi
 cp "$WORK/requests.json" "$OUT/requests.json"
-"$BIN" import --database-url "sqlite://$WORK/bench.db" "$WORK/data.json"
 
 SERVE_ADDR=127.0.0.1:$(free_port)
 CEILING_ADDR=127.0.0.1:$(free_port)
