@@ -104,9 +104,11 @@ SERVE_ADDR=127.0.0.1:$(free_port)
 CEILING_ADDR=127.0.0.1:$(free_port)
 "${SERVER_PIN[@]}" "$BIN" serve --database-url "sqlite://$WORK/bench.db" \
   --grpc-addr "$SERVE_ADDR" --http-addr "127.0.0.1:$(free_port)" >"$OUT/serve.log" 2>&1 &
-PIDS+=($!)
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
 "${SERVER_PIN[@]}" "$BIN" bench ceiling-server --grpc-addr "$CEILING_ADDR" >"$OUT/ceiling.log" 2>&1 &
-PIDS+=($!)
+CEILING_PID=$!
+PIDS+=("$CEILING_PID")
 
 # Ready once a check is answered (allowed or denied: exit 0 or 1).
 wait_ready() {
@@ -126,16 +128,26 @@ wait_ready "$SERVE_ADDR" serve
 wait_ready "$CEILING_ADDR" ceiling
 echo "== serve on $SERVE_ADDR, ceiling on $CEILING_ADDR; $PINNING"
 
-# load NAME LABEL ADDR ARGS...: one run, its report in $OUT/NAME.json.
-# Exit 1 (some calls failed or were left unanswered) is kept for the
-# summary to judge; exit 2 (the run could not start) stops here.
+# The CPU time (user + system, in clock ticks) process PID has used.
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# load NAME TARGET ARGS...: one run against TARGET (serve or ceiling), its
+# report in $OUT/NAME.json and the server's CPU time over the run (warm-up
+# included) in $OUT/NAME.cpu. Exit 1 (some calls failed or were left
+# unanswered) is kept for the summary to judge; exit 2 (the run could not
+# start) stops here.
 load() {
-  local name=$1 label=$2 addr=$3
-  shift 3
-  local code=0
-  "${LOAD_PIN[@]}" "$BIN" bench load --addr "http://$addr" --label "$label" \
+  local name=$1 target=$2 addr=$SERVE_ADDR pid=$SERVE_PID
+  shift 2
+  if [[ $target == ceiling ]]; then addr=$CEILING_ADDR pid=$CEILING_PID; fi
+  local code=0 before
+  before=$(cpu_ticks "$pid")
+  "${LOAD_PIN[@]}" "$BIN" bench load --addr "http://$addr" --label "$target" \
     --requests "$WORK/requests.json" --connections "$CONNECTIONS" \
     --duration "$DURATION" --warmup "$WARMUP" --json "$OUT/$name.json" "$@" || code=$?
+  echo "$before $(cpu_ticks "$pid") $(getconf CLK_TCK)" >"$OUT/$name.cpu"
   if ((code >= 2)); then
     echo "rolecall bench load failed (exit $code)" >&2
     exit 1
@@ -153,10 +165,8 @@ EOF
 
 echo "== closed loop: maximum Check throughput"
 for target in ceiling serve; do
-  addr=$CEILING_ADDR
-  [[ $target == serve ]] && addr=$SERVE_ADDR
   for c in $CONCURRENCY_LEVELS; do
-    load "closed-check-$target-c$c" "$target" "$addr" --concurrency "$c"
+    load "closed-check-$target-c$c" "$target" --concurrency "$c"
   done
 done
 CEILING_MAX=$(best closed-check-ceiling- rps)
@@ -166,15 +176,13 @@ echo "== open loop: Check at fractions of the ceiling's maximum"
 for pct in $FRACTIONS; do
   rate=$(python3 -c "print(max(1, round($CEILING_MAX * $pct / 100)))")
   for target in ceiling serve; do
-    addr=$CEILING_ADDR
-    [[ $target == serve ]] && addr=$SERVE_ADDR
-    load "open-check-$target-p$pct" "$target" "$addr" --rate "$rate" --concurrency "$OPEN_CONCURRENCY"
+    load "open-check-$target-p$pct" "$target" --rate "$rate" --concurrency "$OPEN_CONCURRENCY"
   done
 done
 
 echo "== closed loop: BatchCheck of $BATCH_SIZE against serve"
 for c in $BATCH_CONCURRENCY_LEVELS; do
-  load "closed-batch$BATCH_SIZE-serve-c$c" serve "$SERVE_ADDR" \
+  load "closed-batch$BATCH_SIZE-serve-c$c" serve \
     --call batch-check --batch-size "$BATCH_SIZE" --concurrency "$c"
 done
 
@@ -188,6 +196,16 @@ for path in sorted(glob.glob(os.path.join(out, "*.json"))):
     name = os.path.basename(path)[:-5]
     if name.startswith(("closed-", "open-")):
         runs[name] = json.load(open(path))
+        cpu = path[:-5] + ".cpu"
+        if os.path.exists(cpu):
+            before, after, tck = (int(x) for x in open(cpu).read().split())
+            runs[name]["server_cpu_s"] = (after - before) / tck
+
+def cpu_per_call(r):
+    """Server CPU µs per call of an open-loop run (all its calls, warm-up included)."""
+    if r["mode"] != "open" or "server_cpu_s" not in r or r["unfinished"]:
+        return None
+    return r["server_cpu_s"] * 1e6 / (r["offered_rate"] * (r["warmup_s"] + r["duration_s"]))
 
 def best(prefix, key):
     rs = [r for n, r in runs.items() if n.startswith(prefix)]
@@ -197,13 +215,16 @@ failed = [n for n, r in runs.items() if r["error_count"] > 0 or (r["mode"] == "c
 ceiling, serve = best("closed-check-ceiling-", "rps"), best("closed-check-serve-", "rps")
 batch_best = best(f"closed-batch{batch}-serve-", "decisions_per_s")
 lines = [f"rolecall under gRPC load: {users} users; {pinning}", ""]
-lines.append(f"{'run':<34} {'offered/s':>10} {'calls/s':>10} {'decisions/s':>12} {'p50 µs':>9} {'p99 µs':>9} {'p99.9 µs':>9} {'max µs':>9} {'late':>6} {'err':>5} {'unans':>6}")
+lines.append(f"{'run':<34} {'offered/s':>10} {'calls/s':>10} {'decisions/s':>12} {'p50 µs':>9} {'p99 µs':>9} "
+             f"{'p99.9 µs':>9} {'max µs':>9} {'late':>6} {'err':>5} {'unans':>6} {'srv CPU s':>9} {'µs/call':>8}")
 for n, r in runs.items():
     lat = r["latency_us"] or {}
+    per_call = cpu_per_call(r)
     lines.append(
         f"{n:<34} {r['offered_rate'] or '':>10} {r['rps']:>10.0f} {r['decisions_per_s']:>12.0f} "
         f"{lat.get('p50', 0):>9.1f} {lat.get('p99', 0):>9.1f} {lat.get('p99_9', 0):>9.1f} {lat.get('max', 0):>9.1f} "
-        f"{r['late'] if r['late'] is not None else '':>6} {r['error_count']:>5} {r['unfinished']:>6}"
+        f"{r['late'] if r['late'] is not None else '':>6} {r['error_count']:>5} {r['unfinished']:>6} "
+        f"{r.get('server_cpu_s', 0):>9.2f} {f'{per_call:.1f}' if per_call else '':>8}"
     )
 summary = {"users": users, "pinning": pinning}
 lines.append("")
@@ -223,6 +244,11 @@ if opens:
         lines.append(f"p99 at {pct}% of the ceiling's max ({s['offered_rate']:.0f}/s, from intended start): "
                      f"serve {s['latency_us']['p99']:.1f} µs, ceiling {c['latency_us']['p99']:.1f} µs "
                      f"(p50 {s['latency_us']['p50']:.1f} vs {c['latency_us']['p50']:.1f})")
+        sc, cc = cpu_per_call(s), cpu_per_call(c)
+        if sc and cc:
+            summary["server_cpu_us_per_check"] = {"percent_of_ceiling": pct, "serve": round(sc, 1), "ceiling": round(cc, 1)}
+            lines.append(f"server CPU per Check at {pct}% load: serve {sc:.1f} µs, ceiling {cc:.1f} µs "
+                         f"(serve's own work: {sc - cc:.1f} µs a call)")
 if batch_best and serve:
     ratio = batch_best["decisions_per_s"] / serve["rps"]
     summary["batch_check"] = {"batch_size": batch, "decisions_per_s": batch_best["decisions_per_s"],
