@@ -201,11 +201,22 @@ for path in sorted(glob.glob(os.path.join(out, "*.json"))):
             before, after, tck = (int(x) for x in open(cpu).read().split())
             runs[name]["server_cpu_s"] = (after - before) / tck
 
+def share(cpu_s, r):
+    """CPU seconds over a run as a percentage of one core."""
+    return "" if cpu_s is None else f"{100 * cpu_s / (r['warmup_s'] + r['elapsed_s']):.0f}%"
+
 def cpu_per_call(r):
-    """Server CPU µs per call of an open-loop run (all its calls, warm-up included)."""
-    if r["mode"] != "open" or "server_cpu_s" not in r or r["unfinished"]:
+    """Server CPU µs per call over a run, warm-up included: exact in open loop
+    (every scheduled call answered), estimated in closed loop (the warm-up is
+    taken to run at the measured rate)."""
+    if "server_cpu_s" not in r or r["unfinished"] or not r["requests"]:
         return None
-    return r["server_cpu_s"] * 1e6 / (r["offered_rate"] * (r["warmup_s"] + r["duration_s"]))
+    span = r["warmup_s"] + r["duration_s"]
+    if r["mode"] == "open":
+        calls = r["offered_rate"] * span
+    else:
+        calls = r["requests"] * span / r["duration_s"]
+    return r["server_cpu_s"] * 1e6 / calls
 
 def best(prefix, key):
     rs = [r for n, r in runs.items() if n.startswith(prefix)]
@@ -216,7 +227,7 @@ ceiling, serve = best("closed-check-ceiling-", "rps"), best("closed-check-serve-
 batch_best = best(f"closed-batch{batch}-serve-", "decisions_per_s")
 lines = [f"rolecall under gRPC load: {users} users; {pinning}", ""]
 lines.append(f"{'run':<34} {'offered/s':>10} {'calls/s':>10} {'decisions/s':>12} {'p50 µs':>9} {'p99 µs':>9} "
-             f"{'p99.9 µs':>9} {'max µs':>9} {'late':>6} {'err':>5} {'unans':>6} {'srv CPU s':>9} {'µs/call':>8}")
+             f"{'p99.9 µs':>9} {'max µs':>9} {'late':>6} {'err':>5} {'unans':>6} {'srv CPU':>7} {'µs/call':>8} {'gen CPU':>7}")
 for n, r in runs.items():
     lat = r["latency_us"] or {}
     per_call = cpu_per_call(r)
@@ -224,7 +235,7 @@ for n, r in runs.items():
         f"{n:<34} {r['offered_rate'] or '':>10} {r['rps']:>10.0f} {r['decisions_per_s']:>12.0f} "
         f"{lat.get('p50', 0):>9.1f} {lat.get('p99', 0):>9.1f} {lat.get('p99_9', 0):>9.1f} {lat.get('max', 0):>9.1f} "
         f"{r['late'] if r['late'] is not None else '':>6} {r['error_count']:>5} {r['unfinished']:>6} "
-        f"{r.get('server_cpu_s', 0):>9.2f} {f'{per_call:.1f}' if per_call else '':>8}"
+        f"{share(r.get('server_cpu_s'), r):>7} {f'{per_call:.1f}' if per_call else '':>8} {share(r.get('load_cpu_s'), r):>7}"
     )
 summary = {"users": users, "pinning": pinning}
 lines.append("")
@@ -234,6 +245,14 @@ if ceiling and serve:
     summary["check_throughput_ratio"] = round(serve["rps"] / ceiling["rps"], 3)
     lines.append(f"Check max throughput: serve {serve['rps']:.0f}/s (concurrency {serve['concurrency']}), "
                  f"ceiling {ceiling['rps']:.0f}/s (concurrency {ceiling['concurrency']}): ratio {summary['check_throughput_ratio']:.2f}")
+    sc, cc = cpu_per_call(serve), cpu_per_call(ceiling)
+    if sc and cc:
+        summary["check_max_per_server_core"] = {"serve": round(1e6 / sc), "ceiling": round(1e6 / cc),
+                                                "ratio": round(cc / sc, 3)}
+        lines.append(f"  per core of server CPU at those runs: serve {1e6 / sc:.0f}/s ({sc:.1f} µs a call), "
+                     f"ceiling {1e6 / cc:.0f}/s ({cc:.1f} µs): ratio {cc / sc:.2f}  "
+                     f"(the servers used {share(serve['server_cpu_s'], serve)} and {share(ceiling['server_cpu_s'], ceiling)} "
+                     f"of a core, the load generator {share(serve.get('load_cpu_s'), serve)} and {share(ceiling.get('load_cpu_s'), ceiling)})")
 opens = sorted({int(n.rsplit("-p", 1)[1]) for n in runs if n.startswith("open-check-")})
 if opens:
     pct = min(opens, key=lambda p: abs(p - 50))
@@ -256,6 +275,12 @@ if batch_best and serve:
                               "per_decision_ratio_to_unary_check": round(ratio, 2)}
     lines.append(f"BatchCheck-{batch}: {batch_best['decisions_per_s']:.0f} decisions/s ({batch_best['rps']:.0f} calls/s, "
                  f"concurrency {batch_best['concurrency']}) vs unary Check {serve['rps']:.0f}/s: {ratio:.1f}x per decision")
+    bc, sc = cpu_per_call(batch_best), cpu_per_call(serve)
+    if bc and sc:
+        summary["batch_check"]["server_cpu_us_per_decision"] = round(bc / batch, 2)
+        summary["batch_check"]["unary_check_server_cpu_us"] = round(sc, 1)
+        lines.append(f"  server CPU per decision: BatchCheck-{batch} {bc / batch:.2f} µs, unary Check {sc:.1f} µs "
+                     f"({sc / (bc / batch):.0f}x)")
 if failed:
     lines.append("runs with failed calls (or unanswered closed-loop calls): " + ", ".join(failed))
 text = "\n".join(lines)

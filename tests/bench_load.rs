@@ -56,6 +56,7 @@ fn assert_clean(report: &Value) {
     assert_eq!(u(report, "unfinished"), 0, "{report:#}");
     assert_eq!(u(report, "ok"), u(report, "requests"), "{report:#}");
     assert!(f(report, "rps") > 0.0, "{report:#}");
+    assert!(f(report, "load_cpu_s") >= 0.0, "{report:#}");
     assert_percentiles(&report["latency_us"], report);
 }
 

@@ -408,6 +408,10 @@ pub struct Report {
     pub late_threshold_us: Option<f64>,
     /// Open loop: the largest delay between a call's intended start and its send.
     pub max_lag_us: Option<f64>,
+    /// CPU time (user + system) the load generator itself used over the
+    /// run, warm-up included: near `warmup_s + elapsed_s` times its cores
+    /// means the generator, not the server, set the pace.
+    pub load_cpu_s: Option<f64>,
 }
 
 impl Report {
@@ -484,6 +488,14 @@ impl Report {
                 self.late.unwrap_or(0),
                 self.late_threshold_us.unwrap_or(0.0),
                 self.max_lag_us.unwrap_or(0.0)
+            );
+        }
+        if let Some(cpu) = self.load_cpu_s {
+            let span = self.warmup_s + self.elapsed_s;
+            let _ = writeln!(
+                s,
+                "  generator  {cpu:.2} s of CPU over {span:.2} s ({:.0}% of one core)",
+                100.0 * cpu / span
             );
         }
         let line = |name: &str, p: &Option<Summary>| match p {
@@ -881,6 +893,7 @@ pub async fn run(opts: &Options, queries: &[Query]) -> Result<Report, LoadError>
     let channels = connect(&opts.addr, opts.connections).await?;
     let path = PathAndQuery::from_static(opts.call.path());
 
+    let cpu_at_start = process_cpu();
     let t0 = Instant::now();
     let window = Window {
         t0,
@@ -971,7 +984,28 @@ pub async fn run(opts: &Options, queries: &[Query]) -> Result<Report, LoadError>
         Some(shared) => shared.total - shared.first_counted,
         None => sent_counted,
     };
-    Ok(report(opts, &all, scheduled, window))
+    let mut report = report(opts, &all, scheduled, window);
+    report.load_cpu_s = cpu_at_start
+        .zip(process_cpu())
+        .map(|(a, b)| round3(b.saturating_sub(a).as_secs_f64()));
+    Ok(report)
+}
+
+/// The CPU time (user + system) this process has used so far.
+fn process_cpu() -> Option<Duration> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a `rusage` into the pointer it is given,
+    // which points at one; the value is read only when the call succeeded.
+    let usage = unsafe {
+        if libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) != 0 {
+            return None;
+        }
+        usage.assume_init()
+    };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    Some(tv(usage.ru_utime) + tv(usage.ru_stime))
 }
 
 fn report(opts: &Options, all: &Stats, scheduled: u64, window: Window) -> Report {
@@ -1017,6 +1051,7 @@ fn report(opts: &Options, all: &Stats, scheduled: u64, window: Window) -> Report
         late: open.then_some(all.late),
         late_threshold_us: open.then(|| LATE_AFTER.as_secs_f64() * 1e6),
         max_lag_us: open.then(|| round1(all.max_lag.as_secs_f64() * 1e6)),
+        load_cpu_s: None,
     }
 }
 
