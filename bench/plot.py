@@ -55,13 +55,15 @@ def plot(data, title):
     d = lo
     while d <= hi * 1.0001:
         y = sy(d)
-        label = f"{d / 1000:g} ms" if d >= 1000 else f"{d:g} µs"
+        label = f"{d / 1e6:g} s" if d >= 1e6 else f"{d / 1000:g} ms" if d >= 1000 else f"{d:g} µs"
         svg.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
         svg.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>')
         d *= 10
-    # x: five ticks of offered calls/s.
-    for i in range(6):
-        x = xmax * i / 5
+    # x: ticks of offered calls/s at a round step (1, 2 or 5 times a power of ten).
+    step = 10 ** math.floor(math.log10(xmax / 5))
+    step *= next(m for m in (1, 2, 5, 10) if xmax / (step * m) <= 6)
+    for i in range(int(xmax / step) + 1):
+        x = step * i
         svg.append(f'<line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{TOP + ph}" y2="{TOP + ph + 5}" stroke="black"/>')
         svg.append(f'<text x="{sx(x):.1f}" y="{TOP + ph + 18}" text-anchor="middle">{x:,.0f}</text>')
     svg.append(f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="black"/>')
