@@ -12,7 +12,8 @@
 #  4. runs closed-loop BatchCheck of 100 against serve (per-decision
 #     throughput against unary Check);
 #  5. writes every `rolecall bench load --json` report into OUT and prints a
-#     summary table (also OUT/summary.txt and OUT/summary.json).
+#     summary table (also OUT/summary.txt and OUT/summary.json), with each
+#     run's server and generator CPU share and the server's CPU per call.
 #
 # The servers and the load generator share the machine: with taskset and 2+
 # CPUs, the servers run on SERVER_CPUS (default 0) and the load generator on
