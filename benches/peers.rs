@@ -623,8 +623,19 @@ fn measure(
         answers.push(check(i));
         first_pass.push(t.elapsed().as_nanos() as f64);
     }
-    let est = first_pass.iter().sum::<f64>() / n.max(1) as f64;
-    let batch = ((2000.0 / est.max(1.0)) as usize).clamp(1, 64);
+    let first_mean = first_pass.iter().sum::<f64>() / n.max(1) as f64;
+    // The first pass runs on cold caches: size batches from a warm run.
+    let batch = if budget.is_zero() {
+        1
+    } else {
+        let m = n.min(64);
+        let t = Instant::now();
+        for i in 0..m {
+            black_box(check(i));
+        }
+        let est = t.elapsed().as_nanos() as f64 / m.max(1) as f64;
+        ((2000.0 / est.max(1.0)) as usize).clamp(1, 64)
+    };
 
     let mut means = Vec::new();
     let mut total = Duration::ZERO;
@@ -645,7 +656,7 @@ fn measure(
     let mean = if calls == 0 {
         means.clone_from(&first_pass);
         calls = n;
-        est
+        first_mean
     } else {
         total.as_nanos() as f64 / calls as f64
     };
@@ -653,7 +664,7 @@ fn measure(
     let at = |p: f64| means[((means.len() - 1) as f64 * p).round() as usize];
     let timing = Timing {
         calls,
-        batch: if budget.is_zero() { 1 } else { batch },
+        batch,
         mean,
         p50: at(0.5),
         p99: at(0.99),
@@ -873,11 +884,16 @@ fn main() {
         });
     }
 
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     eprintln!(
         "peers @ {users} users, {} queries ({} name no user), ns per check \
-         (p50/p99 over batches of `batch` calls):",
+         (p50/p99 over batches of `batch` calls); load average {}:",
         qs.len(),
         unknown.iter().filter(|u| **u).count(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
     );
     let known: Vec<bool> = unknown.iter().map(|u| !u).collect();
     let base = &rows[0].timing;
