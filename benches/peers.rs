@@ -14,7 +14,8 @@
 //! is per size), `ROLECALL_BENCH_PEERS` (any of `casbin`, `cedar`,
 //! `cedar-attr`; all by default), `ROLECALL_BENCH_PEER_QUERIES` (the query
 //! set, 4096 by default), `ROLECALL_BENCH_PEER_BUDGET_MS` (timing per engine
-//! after the first pass, 3000 by default).
+//! after the first pass, 3000 by default). At 1M users each Cedar set-up
+//! holds about 6 GiB: run one peer per process there.
 //!
 //! # How each engine is set up
 //!
