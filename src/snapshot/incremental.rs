@@ -24,7 +24,7 @@ use super::bitset::BitSet;
 use super::store::{CHUNK, Chunked, ShardedMap};
 use super::{
     AccountEntry, BuildError, CompiledScope, DirectoryEntry, Grant, GroupEntry, NONE, OrgEntry,
-    RoleEntry, Snapshot, Stats, StrMap, UserChunk, UserEntry, idx,
+    GroupChunk, GroupSpan, RoleEntry, Snapshot, Stats, StrMap, UserChunk, UserEntry, idx,
 };
 use crate::model::{
     Account, AccountId, Delta, Directory, DirectoryId, Edit, GroupEdges, GroupId, Member,
@@ -268,14 +268,11 @@ type Assign = (u32, u32);
 
 #[derive(Default)]
 struct Graph {
-    user_groups: Vec<Vec<u32>>,
     user_assign: Vec<Vec<Assign>>,
     user_dir: Vec<u32>,
     group_parents: Vec<Vec<u32>>,
     group_assign: Vec<Vec<Assign>>,
     group_dir: Vec<u32>,
-    /// Direct member users of each group.
-    group_users: Vec<Vec<u32>>,
     /// Direct member groups of each group.
     group_children: Vec<Vec<u32>>,
     scope_ids: HashMap<Scope, u32, RandomState>,
@@ -300,13 +297,11 @@ fn remove_one(v: &mut Vec<u32>, x: u32) {
 impl Graph {
     fn size(&mut self, model: &Model) {
         let (u, g) = (model.users.len(), model.groups.len());
-        self.user_groups.resize_with(u, Vec::new);
         self.user_assign.resize_with(u, Vec::new);
         self.user_dir.resize(u, NONE);
         self.group_parents.resize_with(g, Vec::new);
         self.group_assign.resize_with(g, Vec::new);
         self.group_dir.resize(g, NONE);
-        self.group_users.resize_with(g, Vec::new);
         self.group_children.resize_with(g, Vec::new);
         self.role_refs.resize(model.roles.len(), 0);
         self.dir_refs.resize(model.dirs.len(), 0);
@@ -390,6 +385,7 @@ impl Graph {
     }
 
     /// Resolves and links the edges of user `ui` (whose own are unlinked).
+    /// Its groups are resolved when its chunk is compiled.
     fn set_user(
         &mut self,
         model: &Model,
@@ -402,31 +398,15 @@ impl Graph {
             .dirs
             .slot(&e.user.directory)
             .ok_or_else(|| dangling("user", id, "directory", e.user.directory.as_str()))?;
-        let mut groups = Vec::with_capacity(e.groups.len());
-        for g in &e.groups {
-            groups.push(
-                model
-                    .groups
-                    .slot(g)
-                    .ok_or_else(|| dangling("user", id, "group", g.as_str()))?,
-            );
-        }
         let assign = self.assignments(model, scopes, &e.role_assignments, id)?;
-        for &g in &groups {
-            self.group_users[g as usize].push(ui);
-        }
         self.dir_refs[dir as usize] += 1;
         self.user_dir[ui as usize] = dir;
-        self.user_groups[ui as usize] = groups;
         self.user_assign[ui as usize] = assign;
         Ok(())
     }
 
     fn clear_user(&mut self, ui: u32) {
         let u = ui as usize;
-        for g in std::mem::take(&mut self.user_groups[u]) {
-            remove_one(&mut self.group_users[g as usize], ui);
-        }
         let assign = std::mem::take(&mut self.user_assign[u]);
         self.release(assign);
         let dir = std::mem::replace(&mut self.user_dir[u], NONE);
@@ -480,8 +460,9 @@ impl Graph {
         }
     }
 
-    /// Appends to `out` every user under the `seeds` groups, through nesting.
-    fn users_under(&self, seeds: &[u32], out: &mut Vec<u32>) {
+    /// Appends to `out` the `seeds` groups and every group under them,
+    /// through nesting.
+    fn groups_under(&self, seeds: &[u32], out: &mut Vec<u32>) {
         if seeds.is_empty() {
             return;
         }
@@ -493,18 +474,17 @@ impl Graph {
                 continue;
             }
             seen[g] = true;
-            out.extend_from_slice(&self.group_users[g]);
+            out.push(g as u32);
             stack.extend_from_slice(&self.group_children[g]);
         }
     }
 }
 
-/// Reusable buffers of the flattening.
+/// Reusable buffers of the walk up a group's parents.
 struct Scratch {
     seen: Vec<u32>,
     stamp: u32,
     stack: Vec<u32>,
-    suppressed: Vec<Grant>,
 }
 
 impl Scratch {
@@ -513,7 +493,6 @@ impl Scratch {
             seen: Vec::new(),
             stamp: 0,
             stack: Vec::new(),
-            suppressed: Vec::new(),
         }
     }
 
@@ -531,54 +510,86 @@ impl Scratch {
 }
 
 impl Graph {
-    /// Appends user `ui`'s grants to `out`: its own role assignments, then
-    /// those of its groups through nesting (a cycle stops at a seen group),
-    /// the ones of `saml` directories last. Returns (start, counted, end).
-    fn flatten(
+    /// Appends group `gi`'s effective grants to `out`: its own role
+    /// assignments, then those of the groups above it (each group once, so a
+    /// cycle ends). Returns (start, end).
+    fn group_closure(
         &self,
-        model: &Model,
-        ui: u32,
+        gi: u32,
         s: &mut Scratch,
         out: &mut Vec<Grant>,
-    ) -> Result<(u32, u32, u32), BuildError> {
+    ) -> Result<(u32, u32), BuildError> {
         let stamp = s.next_stamp(self.group_parents.len());
         let start = idx(out.len())?;
-        s.suppressed.clear();
-        for &(role, scope) in &self.user_assign[ui as usize] {
-            out.push(Grant {
-                role,
-                scope,
-                via: NONE,
-            });
-        }
         s.stack.clear();
-        s.stack.extend_from_slice(&self.user_groups[ui as usize]);
+        s.stack.push(gi);
         while let Some(g) = s.stack.pop() {
             if s.seen[g as usize] == stamp {
                 continue;
             }
             s.seen[g as usize] = stamp;
-            let counts = model.counts(self.group_dir[g as usize]);
-            for &(role, scope) in &self.group_assign[g as usize] {
-                let grant = Grant {
-                    role,
-                    scope,
-                    via: g,
-                };
-                if counts {
-                    out.push(grant);
-                } else {
-                    s.suppressed.push(grant);
-                }
-            }
-            s.stack.extend_from_slice(&self.group_parents[g as usize]);
+            out.extend(
+                self.group_assign[g as usize]
+                    .iter()
+                    .map(|&(role, scope)| Grant { role, scope, via: g }),
+            );
+            // Reversed, so that the first parent is walked first.
+            s.stack
+                .extend(self.group_parents[g as usize].iter().rev().copied());
         }
-        let counted = idx(out.len())?;
-        out.extend_from_slice(&s.suppressed);
-        Ok((start, counted, idx(out.len())?))
+        Ok((start, idx(out.len())?))
     }
 
-    /// Chunk `c` of the users: the users in `redo` (sorted) flattened anew,
+    /// Chunk `c` of the groups' effective grants: the groups in `redo`
+    /// (sorted) walked anew, the others copied from `old`.
+    fn group_chunk(
+        &self,
+        model: &Model,
+        c: usize,
+        old: Option<&GroupChunk>,
+        redo: Option<&[u32]>,
+        s: &mut Scratch,
+    ) -> Result<GroupChunk, BuildError> {
+        let lo = c * CHUNK;
+        let hi = model.groups.len().min(lo + CHUNK);
+        let mut spans = Vec::with_capacity(hi - lo);
+        let mut grants = Vec::with_capacity(old.map_or(0, |o| o.grants.len()));
+        for gi in lo..hi {
+            let gi32 = idx(gi)?;
+            let kept = match (old.and_then(|o| o.spans.get(gi - lo)), redo) {
+                (Some(e), Some(redo)) if redo.binary_search(&gi32).is_err() => Some(e),
+                _ => None,
+            };
+            let span = if let (Some(e), Some(o)) = (kept, old) {
+                let start = idx(grants.len())?;
+                grants.extend_from_slice(&o.grants[e.start as usize..e.end as usize]);
+                GroupSpan {
+                    start,
+                    end: idx(grants.len())?,
+                    directory: e.directory,
+                }
+            } else if model.groups.get(gi32).is_some() {
+                let (start, end) = self.group_closure(gi32, s, &mut grants)?;
+                GroupSpan {
+                    start,
+                    end,
+                    directory: self.group_dir[gi],
+                }
+            } else {
+                let at = idx(grants.len())?;
+                GroupSpan {
+                    start: at,
+                    end: at,
+                    directory: NONE,
+                }
+            };
+            spans.push(span);
+        }
+        grants.shrink_to_fit();
+        Ok(GroupChunk { spans, grants })
+    }
+
+    /// Chunk `c` of the users: the users in `redo` (sorted) compiled anew,
     /// the others copied from `old`.
     fn user_chunk(
         &self,
@@ -586,52 +597,76 @@ impl Graph {
         c: usize,
         old: Option<&UserChunk>,
         redo: Option<&[u32]>,
-        s: &mut Scratch,
     ) -> Result<UserChunk, BuildError> {
         let lo = c * CHUNK;
         let hi = model.users.len().min(lo + CHUNK);
         let mut users = Vec::with_capacity(hi - lo);
         let mut grants = Vec::with_capacity(old.map_or(0, |o| o.grants.len()));
+        let mut groups = Vec::with_capacity(old.map_or((hi - lo) * 4, |o| o.groups.len()));
         for ui in lo..hi {
             let ui32 = idx(ui)?;
             let kept = match (old.and_then(|o| o.users.get(ui - lo)), redo) {
                 (Some(e), Some(redo)) if redo.binary_search(&ui32).is_err() => Some(e),
                 _ => None,
             };
+            let (start, gstart) = (idx(grants.len())?, idx(groups.len())?);
             let entry = if let (Some(e), Some(o)) = (kept, old) {
-                let start = idx(grants.len())?;
                 grants.extend_from_slice(&o.grants[e.start as usize..e.end as usize]);
+                groups.extend_from_slice(&o.groups[e.gstart as usize..e.gend as usize]);
                 UserEntry {
                     start,
-                    counted: start + (e.counted - e.start),
                     end: idx(grants.len())?,
+                    gstart,
+                    gend: idx(groups.len())?,
                     ..e.clone()
                 }
             } else if let Some(u) = model.users.get(ui32) {
-                let (start, counted, end) = self.flatten(model, ui32, s, &mut grants)?;
+                grants.extend(
+                    self.user_assign[ui]
+                        .iter()
+                        .map(|&(role, scope)| Grant {
+                            role,
+                            scope,
+                            via: NONE,
+                        }),
+                );
+                for g in &u.groups {
+                    let gi = model.groups.slot(g).ok_or_else(|| {
+                        dangling("user", u.user.id.as_str(), "group", g.as_str())
+                    })?;
+                    if !groups[gstart as usize..].contains(&gi) {
+                        groups.push(gi);
+                    }
+                }
                 UserEntry {
                     id: u.user.id.as_str().into(),
                     user_name: u.user.user_name.as_str().into(),
                     active: u.user.active,
                     start,
-                    counted,
-                    end,
+                    end: idx(grants.len())?,
+                    gstart,
+                    gend: idx(groups.len())?,
                 }
             } else {
-                let at = idx(grants.len())?;
                 UserEntry {
                     id: "".into(),
                     user_name: "".into(),
                     active: false,
-                    start: at,
-                    counted: at,
-                    end: at,
+                    start,
+                    end: start,
+                    gstart,
+                    gend: gstart,
                 }
             };
             users.push(entry);
         }
         grants.shrink_to_fit();
-        Ok(UserChunk { users, grants })
+        groups.shrink_to_fit();
+        Ok(UserChunk {
+            users,
+            grants,
+            groups,
+        })
     }
 }
 
@@ -842,10 +877,16 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
     }
 
     let mut scratch = Scratch::new();
-    let mut users = Vec::with_capacity(model.users.len().div_ceil(CHUNK));
     let mut grants = 0;
+    let mut group_grants = Vec::with_capacity(model.groups.len().div_ceil(CHUNK));
+    for c in 0..model.groups.len().div_ceil(CHUNK) {
+        let chunk = graph.group_chunk(model, c, None, None, &mut scratch)?;
+        grants += chunk.grants.len();
+        group_grants.push(Arc::new(chunk));
+    }
+    let mut users = Vec::with_capacity(model.users.len().div_ceil(CHUNK));
     for c in 0..model.users.len().div_ceil(CHUNK) {
-        let chunk = graph.user_chunk(model, c, None, None, &mut scratch)?;
+        let chunk = graph.user_chunk(model, c, None, None)?;
         grants += chunk.grants.len();
         users.push(Arc::new(chunk));
     }
@@ -871,6 +912,7 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
             by_name: ShardedMap::with_capacity(hasher.clone(), per_dir[di]),
             by_id: ShardedMap::with_capacity(hasher.clone(), per_dir[di]),
             accounts: Box::default(),
+            groups_count: model.counts(di as u32),
         })
         .collect();
     for (d, list) in directories.iter_mut().zip(tables.dir_accounts) {
@@ -890,6 +932,7 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
         account_index: Arc::new(tables.index),
         directories: Arc::new(directories),
         users,
+        group_grants,
         groups,
         roles: Arc::new(roles),
         permission_index: Arc::new(permission_index),
@@ -970,6 +1013,19 @@ impl From<BuildError> for Invalid {
     fn from(e: BuildError) -> Self {
         Invalid::Refused(e)
     }
+}
+
+/// Sorted indices split by the chunk they fall in: (chunk, its indices).
+fn by_chunk(sorted: &[u32]) -> impl Iterator<Item = (usize, &[u32])> {
+    let mut rest = sorted;
+    std::iter::from_fn(move || {
+        let &first = rest.first()?;
+        let c = first as usize / CHUNK;
+        let end = rest.partition_point(|&i| (i as usize) / CHUNK == c);
+        let (these, tail) = rest.split_at(end);
+        rest = tail;
+        Some((c, these))
+    })
 }
 
 /// A state compiled to a snapshot that deltas update copy-on-write.
@@ -1186,17 +1242,25 @@ impl Incremental {
 
         // --- nothing left refers to what the deletes remove ---
         let g = &self.graph;
-        for gid in deleted(&groups) {
-            let Some(gi) = m.groups.slot(gid) else {
-                continue;
-            };
-            for &ui in &g.group_users[gi as usize] {
-                if let Some(u) = m.users.get(ui)
-                    && !users.contains_key(&u.user.id)
-                {
-                    return Err(dangling("user", u.user.id.as_str(), "group", gid.as_str()).into());
+        let gone_groups: Vec<(u32, &GroupId)> = deleted(&groups)
+            .into_iter()
+            .filter_map(|gid| Some((m.groups.slot(gid)?, gid)))
+            .collect();
+        if !gone_groups.is_empty() {
+            // Members are not indexed by group (that would cost a list per
+            // group): a group delete, which is rare, scans the memberships.
+            for chunk in &self.current.users {
+                for u in &chunk.users {
+                    let list = &chunk.groups[u.gstart as usize..u.gend as usize];
+                    if let Some((_, gid)) = gone_groups.iter().find(|(gi, _)| list.contains(gi))
+                        && !users.contains_key(&UserId::new_unchecked(&*u.id))
+                    {
+                        return Err(dangling("user", &u.id, "group", gid.as_str()).into());
+                    }
                 }
             }
+        }
+        for (gi, gid) in gone_groups {
             for &ci in &g.group_children[gi as usize] {
                 if let Some(c) = m.groups.get(ci)
                     && !groups.contains_key(&c.group.id)
@@ -1356,34 +1420,6 @@ impl Incremental {
         let model = &mut self.model;
         let graph = &mut self.graph;
 
-        // Groups whose users' grants may change, in the graph as it is now.
-        let mut seeds: Vec<u32> = d
-            .groups
-            .iter()
-            .filter_map(|e| match e {
-                Edit::Put(g) => model.groups.slot(&g.group.id),
-                Edit::Delete(id) => model.groups.slot(id),
-            })
-            .collect();
-        let mut mode_dirs = Vec::new();
-        for e in &d.directories {
-            if let Edit::Put(x) = e
-                && let Some(di) = model.dirs.slot(&x.id)
-                && model.dirs.get(di).is_some_and(|old| old.mode != x.mode)
-            {
-                mode_dirs.push(di);
-            }
-        }
-        if !mode_dirs.is_empty() {
-            for (gi, gd) in graph.group_dir.iter().enumerate() {
-                if mode_dirs.contains(gd) {
-                    seeds.push(gi as u32);
-                }
-            }
-        }
-        let mut affected = Vec::new();
-        graph.users_under(&seeds, &mut affected);
-
         // --- organizations, accounts, directories: the account tables ---
         for e in &d.organizations {
             match e {
@@ -1447,12 +1483,14 @@ impl Incremental {
                     .get(di as u32)
                     .map_or("", |x| x.id.as_str())
                     .into();
+                let groups_count = model.counts(di as u32);
                 if di == dirs.len() {
                     dirs.push(DirectoryEntry {
                         id,
                         by_name: ShardedMap::with_capacity(self.hasher.clone(), 0),
                         by_id: ShardedMap::with_capacity(self.hasher.clone(), 0),
                         accounts: list.into_boxed_slice(),
+                        groups_count,
                     });
                 } else {
                     let entry = &mut dirs[di];
@@ -1462,6 +1500,7 @@ impl Incremental {
                         entry.by_id = ShardedMap::with_capacity(self.hasher.clone(), 0);
                     }
                     entry.id = id;
+                    entry.groups_count = groups_count;
                     if *entry.accounts != *list {
                         entry.accounts = list.into_boxed_slice();
                     }
@@ -1526,7 +1565,6 @@ impl Incremental {
                 *snap.groups.get_mut(gi) = entry;
             }
         }
-        seeds.extend_from_slice(&touched);
 
         // --- users ---
         // Each edited user's (directory, folded userName) before the delta.
@@ -1597,28 +1635,32 @@ impl Incremental {
                 graph.set_user(model, &mut scopes, ui, u)?;
             }
         }
-        affected.extend_from_slice(&touched_users);
 
-        // Groups of a directory whose mode changed, and edited groups, in
-        // the graph as it is now.
-        graph.users_under(&seeds, &mut affected);
+        // --- recompile the chunks of the edited groups and those under
+        // them (their effective grants include the edited ones'), then of
+        // the edited users ---
+        let mut affected = Vec::new();
+        graph.groups_under(&touched, &mut affected);
         affected.sort_unstable();
         affected.dedup();
-
-        // --- recompile the chunks of the affected users ---
+        let mut grants = snap.stats.grants;
+        let chunks = model.groups.len().div_ceil(CHUNK);
+        while snap.group_grants.len() < chunks {
+            snap.group_grants.push(Arc::new(GroupChunk::default()));
+        }
+        for (c, redo) in by_chunk(&affected) {
+            let old = &snap.group_grants[c];
+            let chunk = graph.group_chunk(model, c, Some(old), Some(redo), &mut self.scratch)?;
+            grants = grants - old.grants.len() + chunk.grants.len();
+            snap.group_grants[c] = Arc::new(chunk);
+        }
         let chunks = model.users.len().div_ceil(CHUNK);
         while snap.users.len() < chunks {
             snap.users.push(Arc::new(UserChunk::default()));
         }
-        let mut grants = snap.stats.grants;
-        let mut rest = &affected[..];
-        while let Some(&first) = rest.first() {
-            let c = first as usize / CHUNK;
-            let end = rest.partition_point(|&u| (u as usize) / CHUNK == c);
-            let (redo, tail) = rest.split_at(end);
-            rest = tail;
+        for (c, redo) in by_chunk(&touched_users) {
             let old = &snap.users[c];
-            let chunk = graph.user_chunk(model, c, Some(old), Some(redo), &mut self.scratch)?;
+            let chunk = graph.user_chunk(model, c, Some(old), Some(redo))?;
             grants = grants - old.grants.len() + chunk.grants.len();
             snap.users[c] = Arc::new(chunk);
         }

@@ -83,6 +83,8 @@ pub(crate) struct DirectoryEntry {
     pub(crate) by_id: ShardedMap,
     /// Accounts the directory governs, sorted by id.
     pub(crate) accounts: Box<[u32]>,
+    /// Do role assignments on the directory's groups count (`dashboard` mode)?
+    pub(crate) groups_count: bool,
 }
 
 /// A deleted user or group keeps its index as a tombstone (empty id, no
@@ -93,12 +95,13 @@ pub(crate) struct UserEntry {
     pub(crate) id: Arc<str>,
     pub(crate) user_name: Arc<str>,
     pub(crate) active: bool,
-    /// Offsets into the grants of the user's chunk: `grants[start..counted]`
-    /// count; `grants[counted..end]` are group grants of a `saml` directory,
-    /// kept only to explain a deny.
+    /// The user's own role assignments: `grants[start..end]` of its chunk.
     pub(crate) start: u32,
-    pub(crate) counted: u32,
     pub(crate) end: u32,
+    /// The groups the user is a direct member of: `groups[gstart..gend]` of
+    /// its chunk; their grants, nesting included, are the groups'.
+    pub(crate) gstart: u32,
+    pub(crate) gend: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -146,11 +149,30 @@ pub(crate) struct Grant {
     pub(crate) via: u32,
 }
 
-/// [`CHUNK`] consecutive users and their flattened grants, shared between
-/// snapshots until one of them changes.
+/// [`CHUNK`] consecutive users with their own grants and their direct
+/// groups, shared between snapshots until one of them changes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UserChunk {
     pub(crate) users: Vec<UserEntry>,
+    pub(crate) grants: Vec<Grant>,
+    pub(crate) groups: Vec<u32>,
+}
+
+/// Where a group's effective grants sit in its chunk, and its directory
+/// (whose mode says whether they count).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct GroupSpan {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+    pub(crate) directory: u32,
+}
+
+/// [`CHUNK`] consecutive groups' effective grants: each group's own role
+/// assignments and those of every group above it (each group once, so a
+/// cycle ends), shared between snapshots until one of them changes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GroupChunk {
+    pub(crate) spans: Vec<GroupSpan>,
     pub(crate) grants: Vec<Grant>,
 }
 
@@ -165,6 +187,7 @@ pub struct Snapshot {
     pub(crate) account_index: Arc<StrMap>,
     pub(crate) directories: Arc<Vec<DirectoryEntry>>,
     pub(crate) users: Vec<Arc<UserChunk>>,
+    pub(crate) group_grants: Vec<Arc<GroupChunk>>,
     pub(crate) groups: Chunked<GroupEntry>,
     pub(crate) roles: Arc<Vec<RoleEntry>>,
     pub(crate) permission_index: Arc<StrMap>,
@@ -219,10 +242,22 @@ impl Snapshot {
                     + 16
                     + c.users.capacity() * size_of::<UserEntry>()
                     + c.grants.capacity() * size_of::<Grant>()
+                    + c.groups.capacity() * size_of::<u32>()
                     + c.users
                         .iter()
                         .map(|u| u.id.len() + u.user_name.len() + 4 * size_of::<usize>())
                         .sum::<usize>()
+            })
+            .sum::<usize>();
+        let group_grants = self
+            .group_grants
+            .iter()
+            .map(|c| {
+                size_of::<Arc<GroupChunk>>()
+                    + size_of::<GroupChunk>()
+                    + 16
+                    + c.spans.capacity() * size_of::<GroupSpan>()
+                    + c.grants.capacity() * size_of::<Grant>()
             })
             .sum::<usize>();
         let dirs = self
@@ -236,6 +271,7 @@ impl Snapshot {
             .map(|r| r.exact.heap_bytes() + r.resources.heap_bytes())
             .sum::<usize>();
         strs + users
+            + group_grants
             + dirs
             + roles
             + self.orgs.capacity() * size_of::<OrgEntry>()
@@ -249,12 +285,29 @@ impl Snapshot {
             + map(&self.resource_index)
     }
 
-    /// A user by index with the grants arena of its chunk.
+    /// A user by index with its chunk (whose arenas its offsets index).
     #[inline]
-    pub(crate) fn user(&self, ui: u32) -> (&UserEntry, &[Grant]) {
+    pub(crate) fn user(&self, ui: u32) -> (&UserEntry, &UserChunk) {
         let ui = ui as usize;
         let chunk = &self.users[ui >> CHUNK_BITS];
-        (&chunk.users[ui & (CHUNK - 1)], &chunk.grants)
+        (&chunk.users[ui & (CHUNK - 1)], chunk)
+    }
+
+    /// A group's effective grants and whether they count (its directory is
+    /// in `dashboard` mode).
+    #[inline]
+    pub(crate) fn group_grants(&self, gi: u32) -> (&[Grant], bool) {
+        let gi = gi as usize;
+        let chunk = &self.group_grants[gi >> CHUNK_BITS];
+        let span = chunk.spans[gi & (CHUNK - 1)];
+        let counts = self
+            .directories
+            .get(span.directory as usize)
+            .is_some_and(|d| d.groups_count);
+        (
+            &chunk.grants[span.start as usize..span.end as usize],
+            counts,
+        )
     }
 
     #[inline]
