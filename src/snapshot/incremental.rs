@@ -29,7 +29,7 @@ use super::{
 use crate::model::{
     Account, AccountId, Delta, Directory, DirectoryId, Edit, GroupEdges, GroupId, Member,
     Membership, Mode, Organization, OrganizationId, Owner, PermissionPattern, Revision, Role,
-    RoleName, Scope, State, Subject, UserEdges, UserId, fold_user_name,
+    RoleAssignment, RoleName, Scope, State, Subject, User, UserEdges, UserId, fold_user_name,
 };
 
 // === entities in stable slots ===
@@ -105,13 +105,24 @@ fn dangling(what: &'static str, id: &str, target: &'static str, missing: &str) -
     }
 }
 
+/// A user as the model keeps it: the strings shared with the snapshot's
+/// entries, the directory and groups as slots.
+struct ModelUser {
+    id: Arc<str>,
+    user_name: Arc<str>,
+    directory: u32,
+    active: bool,
+    groups: Box<[u32]>,
+    role_assignments: Box<[RoleAssignment]>,
+}
+
 struct Model {
     revision: Revision,
     orgs: Slots<OrganizationId, Organization>,
     accounts: Slots<AccountId, Account>,
     dirs: Slots<DirectoryId, Directory>,
     roles: Slots<RoleName, Role>,
-    users: Slots<UserId, UserEdges>,
+    users: Slots<UserId, ModelUser>,
     groups: Slots<GroupId, GroupEdges>,
 }
 
@@ -151,12 +162,18 @@ impl Model {
         m.users.items.reserve(state.users.len());
         for u in &state.users {
             if m.users.slot(&u.id).is_none() {
-                let edges = UserEdges {
-                    user: u.clone(),
-                    groups: Vec::new(),
-                    role_assignments: Vec::new(),
+                let directory = m.dirs.slot(&u.directory).ok_or_else(|| {
+                    dangling("user", u.id.as_str(), "directory", u.directory.as_str())
+                })?;
+                let record = ModelUser {
+                    id: u.id.as_str().into(),
+                    user_name: u.user_name.as_str().into(),
+                    directory,
+                    active: u.active,
+                    groups: Box::default(),
+                    role_assignments: Box::default(),
                 };
-                m.users.put(u.id.clone(), edges)?;
+                m.users.put(u.id.clone(), record)?;
             }
         }
         for g in &state.groups {
@@ -169,21 +186,20 @@ impl Model {
                 m.groups.put(g.id.clone(), edges)?;
             }
         }
+        // Users' edges gather here first, then go into their records.
+        let mut user_groups: Vec<Vec<u32>> = vec![Vec::new(); m.users.len()];
+        let mut user_assignments: Vec<Vec<RoleAssignment>> = vec![Vec::new(); m.users.len()];
         for mb in &state.memberships {
             let group = mb.group.as_str();
-            if m.groups.slot(&mb.group).is_none() {
+            let Some(gi) = m.groups.slot(&mb.group) else {
                 return Err(dangling("membership", group, "group", group));
-            }
+            };
             match &mb.member {
                 Member::User(u) => {
-                    let e = m
-                        .users
-                        .slot(u)
-                        .and_then(|ui| m.users.get_mut(ui))
-                        .ok_or_else(|| {
-                            dangling("membership of group", group, "user", u.as_str())
-                        })?;
-                    e.groups.push(mb.group.clone());
+                    let ui = m.users.slot(u).ok_or_else(|| {
+                        dangling("membership of group", group, "user", u.as_str())
+                    })?;
+                    user_groups[ui as usize].push(gi);
                 }
                 Member::Group(c) => {
                     let e = m
@@ -200,14 +216,10 @@ impl Model {
         for ra in &state.role_assignments {
             match &ra.subject {
                 Subject::User(u) => {
-                    let e = m
-                        .users
-                        .slot(u)
-                        .and_then(|ui| m.users.get_mut(ui))
-                        .ok_or_else(|| {
-                            dangling("role assignment of", u.as_str(), "user", u.as_str())
-                        })?;
-                    e.role_assignments.push(ra.clone());
+                    let ui = m.users.slot(u).ok_or_else(|| {
+                        dangling("role assignment of", u.as_str(), "user", u.as_str())
+                    })?;
+                    user_assignments[ui as usize].push(ra.clone());
                 }
                 Subject::Group(g) => {
                     let e = m
@@ -221,16 +233,69 @@ impl Model {
                 }
             }
         }
+        for (ui, (groups, assignments)) in user_groups
+            .into_iter()
+            .zip(user_assignments)
+            .enumerate()
+        {
+            if let Some(u) = m.users.get_mut(ui as u32) {
+                u.groups = groups.into_boxed_slice();
+                u.role_assignments = assignments.into_boxed_slice();
+            }
+        }
         Ok(m)
+    }
+
+    /// A user's record, its directory and groups resolved to slots.
+    fn user_record(&self, e: &UserEdges) -> Result<ModelUser, BuildError> {
+        let id = e.user.id.as_str();
+        let directory = self
+            .dirs
+            .slot(&e.user.directory)
+            .ok_or_else(|| dangling("user", id, "directory", e.user.directory.as_str()))?;
+        let groups = e
+            .groups
+            .iter()
+            .map(|g| {
+                self.groups
+                    .slot(g)
+                    .ok_or_else(|| dangling("user", id, "group", g.as_str()))
+            })
+            .collect::<Result<Box<[u32]>, _>>()?;
+        Ok(ModelUser {
+            id: id.into(),
+            user_name: e.user.user_name.as_str().into(),
+            directory,
+            active: e.user.active,
+            groups,
+            role_assignments: e.role_assignments.iter().cloned().collect(),
+        })
+    }
+
+    /// The user of a record.
+    fn user_of(&self, u: &ModelUser) -> User {
+        User {
+            id: UserId::new_unchecked(&*u.id),
+            directory: self
+                .dirs
+                .get(u.directory)
+                .map(|d| d.id.clone())
+                .unwrap_or_else(|| DirectoryId::new_unchecked("")),
+            user_name: u.user_name.to_string(),
+            active: u.active,
+        }
     }
 
     fn to_state(&self) -> State {
         let mut memberships = Vec::new();
         let mut role_assignments = Vec::new();
         for (_, u) in self.users.live() {
-            memberships.extend(u.groups.iter().map(|g| Membership {
-                group: g.clone(),
-                member: Member::User(u.user.id.clone()),
+            let member = Member::User(UserId::new_unchecked(&*u.id));
+            memberships.extend(u.groups.iter().filter_map(|&g| {
+                Some(Membership {
+                    group: self.groups.get(g)?.group.id.clone(),
+                    member: member.clone(),
+                })
             }));
             role_assignments.extend(u.role_assignments.iter().cloned());
         }
@@ -247,7 +312,7 @@ impl Model {
             accounts: self.accounts.live().map(|(_, x)| x.clone()).collect(),
             directories: self.dirs.live().map(|(_, x)| x.clone()).collect(),
             roles: self.roles.live().map(|(_, x)| x.clone()).collect(),
-            users: self.users.live().map(|(_, u)| u.user.clone()).collect(),
+            users: self.users.live().map(|(_, u)| self.user_of(u)).collect(),
             groups: self.groups.live().map(|(_, g)| g.group.clone()).collect(),
             memberships,
             role_assignments,
@@ -391,13 +456,9 @@ impl Graph {
         model: &Model,
         scopes: &mut Scopes<'_>,
         ui: u32,
-        e: &UserEdges,
+        e: &ModelUser,
     ) -> Result<(), BuildError> {
-        let id = e.user.id.as_str();
-        let dir = model
-            .dirs
-            .slot(&e.user.directory)
-            .ok_or_else(|| dangling("user", id, "directory", e.user.directory.as_str()))?;
+        let (id, dir) = (&*e.id, e.directory);
         let assign = self.assignments(model, scopes, &e.role_assignments, id)?;
         self.dir_refs[dir as usize] += 1;
         self.user_dir[ui as usize] = dir;
@@ -630,18 +691,15 @@ impl Graph {
                             via: NONE,
                         }),
                 );
-                for g in &u.groups {
-                    let gi = model.groups.slot(g).ok_or_else(|| {
-                        dangling("user", u.user.id.as_str(), "group", g.as_str())
-                    })?;
+                for &gi in &u.groups {
                     if !groups[gstart as usize..].contains(&gi) {
                         groups.push(gi);
                     }
                 }
                 UserEntry {
-                    id: u.user.id.as_str().into(),
-                    user_name: u.user.user_name.as_str().into(),
-                    active: u.user.active,
+                    id: Arc::clone(&u.id),
+                    user_name: Arc::clone(&u.user_name),
+                    active: u.active,
                     start,
                     end: idx(grants.len())?,
                     gstart,
@@ -921,8 +979,8 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
     for (ui, u) in model.users.live() {
         let d = &mut directories[graph.user_dir[ui as usize] as usize];
         d.by_name
-            .insert_absent(&fold_user_name(&u.user.user_name), ui);
-        d.by_id.insert_absent(u.user.id.as_str(), ui);
+            .insert_absent(name_key(&u.user_name), ui);
+        d.by_id.insert_absent(Arc::clone(&u.id), ui);
     }
 
     let snap = Snapshot {
@@ -1012,6 +1070,17 @@ enum Invalid {
 impl From<BuildError> for Invalid {
     fn from(e: BuildError) -> Self {
         Invalid::Refused(e)
+    }
+}
+
+/// The key of a userName in a directory's map: the folded name, sharing the
+/// name's allocation when folding changes nothing.
+fn name_key(user_name: &Arc<str>) -> Arc<str> {
+    let folded = fold_user_name(user_name);
+    if *folded == **user_name {
+        Arc::clone(user_name)
+    } else {
+        folded.into()
     }
 }
 
@@ -1312,11 +1381,9 @@ impl Incremental {
             for (ui, &ud) in g.user_dir.iter().enumerate() {
                 if ud == di
                     && let Some(u) = m.users.get(ui as u32)
-                    && !users.contains_key(&u.user.id)
+                    && !users.contains_key(&UserId::new_unchecked(&*u.id))
                 {
-                    return Err(
-                        dangling("user", u.user.id.as_str(), "directory", d_id.as_str()).into(),
-                    );
+                    return Err(dangling("user", &u.id, "directory", d_id.as_str()).into());
                 }
             }
             for (gi, &gd) in g.group_dir.iter().enumerate() {
@@ -1568,7 +1635,7 @@ impl Incremental {
 
         // --- users ---
         // Each edited user's (directory, folded userName) before the delta.
-        let mut keys_before: HashMap<u32, (DirectoryId, String), RandomState> = HashMap::default();
+        let mut keys_before: HashMap<u32, (u32, String), RandomState> = HashMap::default();
         let mut touched_users = Vec::with_capacity(d.users.len());
         for e in &d.users {
             let id = match e {
@@ -1579,12 +1646,15 @@ impl Incremental {
                 graph.clear_user(ui);
                 if let Some(u) = model.users.get(ui) {
                     keys_before.entry(ui).or_insert_with(|| {
-                        (u.user.directory.clone(), fold_user_name(&u.user.user_name))
+                        (u.directory, fold_user_name(&u.user_name))
                     });
                 }
             }
             let ui = match e {
-                Edit::Put(u) => model.users.put(u.user.id.clone(), u.clone())?.0,
+                Edit::Put(u) => {
+                    let record = model.user_record(u)?;
+                    model.users.put(u.user.id.clone(), record)?.0
+                }
                 Edit::Delete(id) => match model.users.delete(id) {
                     Some((ui, _)) => ui,
                     None => continue,
@@ -1599,8 +1669,10 @@ impl Incremental {
         let mut moves = Vec::new();
         for &ui in &touched_users {
             let before = keys_before.remove(&ui);
-            let user = model.users.get(ui).map(|u| &u.user);
-            let after = user.map(|u| (u.directory.clone(), fold_user_name(&u.user_name)));
+            let after = model
+                .users
+                .get(ui)
+                .map(|u| (u.directory, fold_user_name(&u.user_name)));
             if before != after {
                 moves.push((ui, before, after));
             }
@@ -1608,23 +1680,21 @@ impl Incremental {
         if !moves.is_empty() {
             let dirs = Arc::make_mut(&mut snap.directories);
             for (ui, before, _) in &moves {
-                if let Some((dir, name)) = before
-                    && let Some(di) = model.dirs.slot(dir)
+                if let Some((di, name)) = before
+                    && let Some(entry) = dirs.get_mut(*di as usize)
                 {
                     let id = &self.current.user(*ui).0.id;
-                    dirs[di as usize].by_name.remove_if(name, *ui);
-                    dirs[di as usize].by_id.remove_if(id, *ui);
+                    entry.by_name.remove_if(name, *ui);
+                    entry.by_id.remove_if(id, *ui);
                 }
             }
             for (ui, _, after) in &moves {
-                if let Some((dir, name)) = after
-                    && let Some(di) = model.dirs.slot(dir)
+                if let Some((di, _)) = after
+                    && let Some(entry) = dirs.get_mut(*di as usize)
                     && let Some(u) = model.users.get(*ui)
                 {
-                    dirs[di as usize].by_name.insert_absent(name, *ui);
-                    dirs[di as usize]
-                        .by_id
-                        .insert_absent(u.user.id.as_str(), *ui);
+                    entry.by_name.insert_absent(name_key(&u.user_name), *ui);
+                    entry.by_id.insert_absent(Arc::clone(&u.id), *ui);
                 }
             }
         }
