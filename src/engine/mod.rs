@@ -438,7 +438,10 @@ pub fn lookup_users<'s>(
                 }
             }
         }
-        let grants: Vec<_> = seen.into_iter().map(|g| path(snap, g, permission)).collect();
+        let grants: Vec<_> = seen
+            .into_iter()
+            .map(|g| path(snap, g, permission))
+            .collect();
         if !grants.is_empty() {
             out.push(UserAccess {
                 user_name: &u.user_name,

@@ -23,8 +23,8 @@ use foldhash::fast::RandomState;
 use super::bitset::BitSet;
 use super::store::{CHUNK, Chunked, ShardedMap};
 use super::{
-    AccountEntry, BuildError, CompiledScope, DirectoryEntry, Grant, GroupEntry, NONE, OrgEntry,
-    GroupChunk, GroupSpan, RoleEntry, Snapshot, Stats, StrMap, UserChunk, UserEntry, idx,
+    AccountEntry, BuildError, CompiledScope, DirectoryEntry, Grant, GroupChunk, GroupEntry,
+    GroupSpan, NONE, OrgEntry, RoleEntry, Snapshot, Stats, StrMap, UserChunk, UserEntry, idx,
 };
 use crate::model::{
     Account, AccountId, Delta, Directory, DirectoryId, Edit, GroupEdges, GroupId, Member,
@@ -233,10 +233,7 @@ impl Model {
                 }
             }
         }
-        for (ui, (groups, assignments)) in user_groups
-            .into_iter()
-            .zip(user_assignments)
-            .enumerate()
+        for (ui, (groups, assignments)) in user_groups.into_iter().zip(user_assignments).enumerate()
         {
             if let Some(u) = m.users.get_mut(ui as u32) {
                 u.groups = groups.into_boxed_slice();
@@ -592,7 +589,11 @@ impl Graph {
             out.extend(
                 self.group_assign[g as usize]
                     .iter()
-                    .map(|&(role, scope)| Grant { role, scope, via: g }),
+                    .map(|&(role, scope)| Grant {
+                        role,
+                        scope,
+                        via: g,
+                    }),
             );
             // Reversed, so that the first parent is walked first.
             s.stack
@@ -627,21 +628,21 @@ impl Graph {
                 GroupSpan {
                     start,
                     end: idx(grants.len())?,
-                    directory: e.directory,
+                    counts: e.counts,
                 }
             } else if model.groups.get(gi32).is_some() {
                 let (start, end) = self.group_closure(gi32, s, &mut grants)?;
                 GroupSpan {
                     start,
                     end,
-                    directory: self.group_dir[gi],
+                    counts: model.counts(self.group_dir[gi]),
                 }
             } else {
                 let at = idx(grants.len())?;
                 GroupSpan {
                     start: at,
                     end: at,
-                    directory: NONE,
+                    counts: false,
                 }
             };
             spans.push(span);
@@ -682,15 +683,11 @@ impl Graph {
                     ..e.clone()
                 }
             } else if let Some(u) = model.users.get(ui32) {
-                grants.extend(
-                    self.user_assign[ui]
-                        .iter()
-                        .map(|&(role, scope)| Grant {
-                            role,
-                            scope,
-                            via: NONE,
-                        }),
-                );
+                grants.extend(self.user_assign[ui].iter().map(|&(role, scope)| Grant {
+                    role,
+                    scope,
+                    via: NONE,
+                }));
                 for &gi in &u.groups {
                     if !groups[gstart as usize..].contains(&gi) {
                         groups.push(gi);
@@ -970,7 +967,6 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
             by_name: ShardedMap::with_capacity(hasher.clone(), per_dir[di]),
             by_id: ShardedMap::with_capacity(hasher.clone(), per_dir[di]),
             accounts: Box::default(),
-            groups_count: model.counts(di as u32),
         })
         .collect();
     for (d, list) in directories.iter_mut().zip(tables.dir_accounts) {
@@ -978,8 +974,7 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
     }
     for (ui, u) in model.users.live() {
         let d = &mut directories[graph.user_dir[ui as usize] as usize];
-        d.by_name
-            .insert_absent(name_key(&u.user_name), ui);
+        d.by_name.insert_absent(name_key(&u.user_name), ui);
         d.by_id.insert_absent(Arc::clone(&u.id), ui);
     }
 
@@ -1487,6 +1482,19 @@ impl Incremental {
         let model = &mut self.model;
         let graph = &mut self.graph;
 
+        // Directories whose mode changes: their groups' grants start or stop counting.
+        let mode_dirs: Vec<u32> = d
+            .directories
+            .iter()
+            .filter_map(|e| match e {
+                Edit::Put(x) => model
+                    .dirs
+                    .slot(&x.id)
+                    .filter(|&di| model.dirs.get(di).is_some_and(|old| old.mode != x.mode)),
+                Edit::Delete(_) => None,
+            })
+            .collect();
+
         // --- organizations, accounts, directories: the account tables ---
         for e in &d.organizations {
             match e {
@@ -1550,14 +1558,12 @@ impl Incremental {
                     .get(di as u32)
                     .map_or("", |x| x.id.as_str())
                     .into();
-                let groups_count = model.counts(di as u32);
                 if di == dirs.len() {
                     dirs.push(DirectoryEntry {
                         id,
                         by_name: ShardedMap::with_capacity(self.hasher.clone(), 0),
                         by_id: ShardedMap::with_capacity(self.hasher.clone(), 0),
                         accounts: list.into_boxed_slice(),
-                        groups_count,
                     });
                 } else {
                     let entry = &mut dirs[di];
@@ -1567,7 +1573,6 @@ impl Incremental {
                         entry.by_id = ShardedMap::with_capacity(self.hasher.clone(), 0);
                     }
                     entry.id = id;
-                    entry.groups_count = groups_count;
                     if *entry.accounts != *list {
                         entry.accounts = list.into_boxed_slice();
                     }
@@ -1645,9 +1650,9 @@ impl Incremental {
             if let Some(ui) = model.users.slot(id) {
                 graph.clear_user(ui);
                 if let Some(u) = model.users.get(ui) {
-                    keys_before.entry(ui).or_insert_with(|| {
-                        (u.directory, fold_user_name(&u.user_name))
-                    });
+                    keys_before
+                        .entry(ui)
+                        .or_insert_with(|| (u.directory, fold_user_name(&u.user_name)));
                 }
             }
             let ui = match e {
@@ -1711,6 +1716,12 @@ impl Incremental {
         // the edited users ---
         let mut affected = Vec::new();
         graph.groups_under(&touched, &mut affected);
+        if !mode_dirs.is_empty() {
+            affected.extend(
+                (0..graph.group_dir.len() as u32)
+                    .filter(|&gi| mode_dirs.contains(&graph.group_dir[gi as usize])),
+            );
+        }
         affected.sort_unstable();
         affected.dedup();
         let mut grants = snap.stats.grants;

@@ -83,8 +83,6 @@ pub(crate) struct DirectoryEntry {
     pub(crate) by_id: ShardedMap,
     /// Accounts the directory governs, sorted by id.
     pub(crate) accounts: Box<[u32]>,
-    /// Do role assignments on the directory's groups count (`dashboard` mode)?
-    pub(crate) groups_count: bool,
 }
 
 /// A deleted user or group keeps its index as a tombstone (empty id, no
@@ -158,13 +156,14 @@ pub(crate) struct UserChunk {
     pub(crate) groups: Vec<u32>,
 }
 
-/// Where a group's effective grants sit in its chunk, and its directory
-/// (whose mode says whether they count).
+/// Where a group's effective grants sit in its chunk, and whether they
+/// count (the group's directory is in `dashboard` mode; a group's members
+/// and parents are of its directory).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct GroupSpan {
     pub(crate) start: u32,
     pub(crate) end: u32,
-    pub(crate) directory: u32,
+    pub(crate) counts: bool,
 }
 
 /// [`CHUNK`] consecutive groups' effective grants: each group's own role
@@ -300,13 +299,9 @@ impl Snapshot {
         let gi = gi as usize;
         let chunk = &self.group_grants[gi >> CHUNK_BITS];
         let span = chunk.spans[gi & (CHUNK - 1)];
-        let counts = self
-            .directories
-            .get(span.directory as usize)
-            .is_some_and(|d| d.groups_count);
         (
             &chunk.grants[span.start as usize..span.end as usize],
-            counts,
+            span.counts,
         )
     }
 
