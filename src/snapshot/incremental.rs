@@ -3,17 +3,19 @@
 //!
 //! [`Incremental`] keeps the state as entities in stable slots (a deleted
 //! entity leaves a tombstone; its index is never reused until a full
-//! rebuild), the edges between them resolved to slots both ways (user →
-//! groups, group → parents, group → member users and groups, assignments per
-//! subject), and the current [`Snapshot`]. Applying a delta validates it
-//! against the state first (nothing changes when it is refused), updates the
-//! entities and edges, finds the users whose flattened grants may change —
-//! the users edited, and every user under an edited group or a group of a
-//! directory whose mode changed, through nesting, in the graph before and
-//! after — and recompiles only their chunks. Organization, account and
-//! directory edits recompute the account tables; role edits the role bit
-//! sets. Everything else is shared with the previous snapshot.
-
+//! rebuild) — users as compact records whose directory and groups are slots
+//! and whose id and userName are shared with the snapshot —, the group edges
+//! resolved both ways (group → parents, group → member groups), the role
+//! assignments per subject, and the current [`Snapshot`]. Applying a delta
+//! validates it against the state first (nothing changes when it is
+//! refused), updates the entities and edges, then recompiles only the chunks
+//! of what changed: the edited users (their own grants and direct groups),
+//! and the edited groups with every group under them (their effective grants
+//! include the edited group's), plus the groups of a directory whose mode
+//! changed (whether their grants count). A group edit never touches its
+//! member users. Organization, account and directory edits recompute the
+//! account tables; role edits the role bit sets. Everything else is shared
+//! with the previous snapshot.
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;

@@ -1,22 +1,31 @@
 //! Compiles a [`State`] into an immutable, indexed [`Snapshot`]: ids interned
-//! into dense integers, each user's effective grants flattened through nested
-//! groups, role permission sets as bit sets, and each account's organization
-//! and governing directory precomputed. The engine answers from it alone.
+//! into dense integers, each group's effective grants (its own role
+//! assignments and those of every group above it) gathered once, each user
+//! with its own grants and its direct groups, role permission sets as bit
+//! sets, and each account's organization and governing directory
+//! precomputed. The engine answers from it alone.
 //!
 //! ```text
 //! account ──▶ governing directory ──▶ user (folded userName | SCIM id)
-//!                                        │ grants (flattened, saml-suppressed last)
+//!                                        │ own grants, direct groups
+//!                                        ▼
+//!                     group ──▶ effective grants (counted unless saml)
 //!                                        ▼
 //!                          (role, scope, via group) ──▶ role bit sets
 //! ```
 //!
+//! A user's grants are not flattened per user: at 1M users in 5 groups each,
+//! flattened grants took 12M entries, the groups' effective grants take
+//! 0.36M, and a change to a group's roles recompiles the groups under it
+//! instead of every member.
+//!
 //! Storage is shaped for copy-on-write ([`Incremental`] applies deltas):
-//! users sit in `Arc`'d chunks of 256 with their flattened grants in a
-//! per-chunk arena, groups in `Arc`'d chunks, each directory's userName and
-//! SCIM id maps in `Arc`'d shards picked by the key's hash (hashed once);
-//! indices are stable and a deleted entity leaves a tombstone no lookup
-//! returns. Accounts, roles and scopes are small and kept whole.
-
+//! users sit in `Arc`'d chunks of 256 with their own grants and direct
+//! groups in per-chunk arenas, groups' effective grants likewise, group
+//! names in `Arc`'d chunks, each directory's userName and SCIM id maps in
+//! `Arc`'d shards picked by the key's hash (hashed once); indices are stable
+//! and a deleted entity leaves a tombstone no lookup returns. Accounts,
+//! roles and scopes are small and kept whole.
 mod bitset;
 mod holder;
 mod incremental;
@@ -138,7 +147,7 @@ impl CompiledScope {
     }
 }
 
-/// One flattened path to a role: `via` is the group holding the role
+/// One path to a role: `via` is the group holding the role
 /// assignment, or [`NONE`] for a role assignment on the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Grant {
