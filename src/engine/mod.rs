@@ -11,7 +11,7 @@
 use crate::model::{
     MAX_ID_LEN, PermissionError, PermissionPattern, Scope, split_permission, validate_id,
 };
-use crate::snapshot::{Grant, NONE, Snapshot, UserChunk, UserEntry};
+use crate::snapshot::{Grant, NONE, Snapshot, UserChunk, UserEntry, role_bit};
 
 /// Why a check was denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -239,8 +239,8 @@ impl<'s> Resolved<'s> {
     fn grants(&self, snap: &'s Snapshot) -> impl Iterator<Item = (&'s Grant, bool)> + 's {
         let own = self.own().iter().map(|g| (g, true));
         let groups = self.groups().iter().flat_map(move |&gi| {
-            let (grants, counts) = snap.group_grants(gi);
-            grants.iter().map(move |g| (g, counts))
+            let (grants, span) = snap.group_grants(gi);
+            grants.iter().map(move |g| (g, span.counts))
         });
         own.chain(groups)
     }
@@ -264,12 +264,19 @@ pub fn check(snap: &Snapshot, user: &str, permission: &str, account: &str) -> bo
         return false;
     }
     let key = snap.permission_key(permission);
-    if own.iter().any(|g| grant_matches(snap, g, &r, key)) {
+    // The roles that allow the permission: none, and nothing can grant it;
+    // a group holding none of them is skipped without reading its grants.
+    let allowing = snap.allowing_roles(key);
+    if allowing == 0 {
+        return false;
+    }
+    let may = |g: &Grant| role_bit(g.role) & allowing != 0 && grant_matches(snap, g, &r, key);
+    if own.iter().any(may) {
         return true;
     }
     groups.iter().any(|&gi| {
-        let (grants, counts) = snap.group_grants(gi);
-        counts && grants.iter().any(|g| grant_matches(snap, g, &r, key))
+        let (grants, span) = snap.group_grants(gi);
+        span.counts && span.roles & allowing != 0 && grants.iter().any(may)
     })
 }
 
@@ -424,7 +431,8 @@ pub fn lookup_users<'s>(
         // its paths are listed once.
         let mut walked: Vec<u32> = Vec::new();
         for &gi in r.groups() {
-            let (grants, counts) = snap.group_grants(gi);
+            let (grants, span) = snap.group_grants(gi);
+            let counts = span.counts;
             let before = walked.len();
             for g in grants {
                 if walked[..before].contains(&g.via) {

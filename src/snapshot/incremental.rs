@@ -26,7 +26,8 @@ use super::bitset::BitSet;
 use super::store::{CHUNK, Chunked, ShardedMap};
 use super::{
     AccountEntry, BuildError, CompiledScope, DirectoryEntry, Grant, GroupChunk, GroupEntry,
-    GroupSpan, NONE, OrgEntry, RoleEntry, Snapshot, Stats, StrMap, UserChunk, UserEntry, idx,
+    GroupSpan, NONE, OrgEntry, RoleEntry, RoleMasks, Snapshot, Stats, StrMap, UserChunk, UserEntry,
+    idx, role_bit,
 };
 use crate::model::{
     Account, AccountId, Delta, Directory, DirectoryId, Edit, GroupEdges, GroupId, Member,
@@ -630,7 +631,7 @@ impl Graph {
                 GroupSpan {
                     start,
                     end: idx(grants.len())?,
-                    counts: e.counts,
+                    ..*e
                 }
             } else if model.groups.get(gi32).is_some() {
                 let (start, end) = self.group_closure(gi32, s, &mut grants)?;
@@ -638,6 +639,9 @@ impl Graph {
                     start,
                     end,
                     counts: model.counts(self.group_dir[gi]),
+                    roles: grants[start as usize..end as usize]
+                        .iter()
+                        .fold(0, |m, g| m | role_bit(g.role)),
                 }
             } else {
                 let at = idx(grants.len())?;
@@ -645,6 +649,7 @@ impl Graph {
                     start: at,
                     end: at,
                     counts: false,
+                    roles: 0,
                 }
             };
             spans.push(span);
@@ -847,7 +852,7 @@ fn intern(map: &mut StrMap, key: &str) -> Result<u32, BuildError> {
 }
 
 /// Role bit sets over the interned concrete permissions and wildcard resources.
-fn compile_roles(model: &Model) -> Result<(Vec<RoleEntry>, StrMap, StrMap), BuildError> {
+fn compile_roles(model: &Model) -> Result<CompiledRoles, BuildError> {
     let mut permission_index = StrMap::default();
     let mut resource_index = StrMap::default();
     for (_, r) in model.roles.live() {
@@ -899,7 +904,40 @@ fn compile_roles(model: &Model) -> Result<(Vec<RoleEntry>, StrMap, StrMap), Buil
             }
         })
         .collect();
-    Ok((roles, permission_index, resource_index))
+    let mut masks = RoleMasks {
+        all: 0,
+        exact: vec![0; permission_index.len()],
+        resource: vec![0; resource_index.len()],
+    };
+    for (ri, r) in model.roles.items.iter().enumerate() {
+        let bit = role_bit(idx(ri)?);
+        for p in r.iter().flat_map(|r| &r.permissions) {
+            match p {
+                PermissionPattern::Exact(p) => {
+                    masks.exact[permission_index[p.as_str()] as usize] |= bit
+                }
+                PermissionPattern::Resource(x) => {
+                    masks.resource[resource_index[x.as_str()] as usize] |= bit
+                }
+                PermissionPattern::All => masks.all |= bit,
+            }
+        }
+    }
+    Ok(CompiledRoles {
+        roles,
+        permission_index,
+        resource_index,
+        masks,
+    })
+}
+
+/// The role catalog compiled: bit sets, the interned permissions and
+/// resources, and which roles allow each.
+struct CompiledRoles {
+    roles: Vec<RoleEntry>,
+    permission_index: StrMap,
+    resource_index: StrMap,
+    masks: RoleMasks,
 }
 
 fn stats(model: &Model, grants: usize) -> Stats {
@@ -917,7 +955,12 @@ fn stats(model: &Model, grants: usize) -> Stats {
 /// Compiles the whole model.
 fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), BuildError> {
     let tables = account_tables(model)?;
-    let (roles, permission_index, resource_index) = compile_roles(model)?;
+    let CompiledRoles {
+        roles,
+        permission_index,
+        resource_index,
+        masks,
+    } = compile_roles(model)?;
     let mut compiled = Arc::new(Vec::new());
     let mut models = Arc::new(Vec::new());
     let mut scopes = Scopes {
@@ -992,6 +1035,7 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
         roles: Arc::new(roles),
         permission_index: Arc::new(permission_index),
         resource_index: Arc::new(resource_index),
+        role_masks: Arc::new(masks),
         scopes: compiled,
         scope_models: models,
         stats: stats(model, grants),
@@ -1595,10 +1639,11 @@ impl Incremental {
                 }
             }
             graph.size(model);
-            let (roles, permission_index, resource_index) = compile_roles(model)?;
-            snap.roles = Arc::new(roles);
-            snap.permission_index = Arc::new(permission_index);
-            snap.resource_index = Arc::new(resource_index);
+            let compiled = compile_roles(model)?;
+            snap.roles = Arc::new(compiled.roles);
+            snap.permission_index = Arc::new(compiled.permission_index);
+            snap.resource_index = Arc::new(compiled.resource_index);
+            snap.role_masks = Arc::new(compiled.masks);
         }
 
         // --- groups: entities first, then their edges (they may name each other) ---

@@ -173,6 +173,28 @@ pub(crate) struct GroupSpan {
     pub(crate) start: u32,
     pub(crate) end: u32,
     pub(crate) counts: bool,
+    /// The roles of the grants, as [`role_bit`]s: a check skips a group
+    /// none of whose roles allows the permission without reading its grants.
+    pub(crate) roles: u64,
+}
+
+/// A role's bit in a role mask: roles past the 63rd share the last bit, so a
+/// mask may say "maybe" but never "no" wrongly.
+#[inline]
+pub(crate) fn role_bit(role: u32) -> u64 {
+    1u64 << role.min(63)
+}
+
+/// For each interned permission and wildcard resource, the roles that allow
+/// it, as [`role_bit`] masks.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RoleMasks {
+    /// Roles granting `*`.
+    pub(crate) all: u64,
+    /// By permission index.
+    pub(crate) exact: Vec<u64>,
+    /// By resource index.
+    pub(crate) resource: Vec<u64>,
 }
 
 /// [`CHUNK`] consecutive groups' effective grants: each group's own role
@@ -200,6 +222,7 @@ pub struct Snapshot {
     pub(crate) roles: Arc<Vec<RoleEntry>>,
     pub(crate) permission_index: Arc<StrMap>,
     pub(crate) resource_index: Arc<StrMap>,
+    pub(crate) role_masks: Arc<RoleMasks>,
     pub(crate) scopes: Arc<Vec<CompiledScope>>,
     /// The scopes as written, for explanations; parallel to `scopes`.
     pub(crate) scope_models: Arc<Vec<Scope>>,
@@ -301,17 +324,28 @@ impl Snapshot {
         (&chunk.users[ui & (CHUNK - 1)], chunk)
     }
 
-    /// A group's effective grants and whether they count (its directory is
-    /// in `dashboard` mode).
+    /// A group's effective grants and their span (whether they count, which
+    /// roles they hold).
     #[inline]
-    pub(crate) fn group_grants(&self, gi: u32) -> (&[Grant], bool) {
+    pub(crate) fn group_grants(&self, gi: u32) -> (&[Grant], GroupSpan) {
         let gi = gi as usize;
         let chunk = &self.group_grants[gi >> CHUNK_BITS];
         let span = chunk.spans[gi & (CHUNK - 1)];
-        (
-            &chunk.grants[span.start as usize..span.end as usize],
-            span.counts,
-        )
+        (&chunk.grants[span.start as usize..span.end as usize], span)
+    }
+
+    /// The roles that allow a permission key, as [`role_bit`]s.
+    #[inline]
+    pub(crate) fn allowing_roles(&self, (exact, resource): (u32, u32)) -> u64 {
+        let m = &*self.role_masks;
+        let mut mask = m.all;
+        if exact != NONE {
+            mask |= m.exact.get(exact as usize).copied().unwrap_or(0);
+        }
+        if resource != NONE {
+            mask |= m.resource.get(resource as usize).copied().unwrap_or(0);
+        }
+        mask
     }
 
     #[inline]
