@@ -230,7 +230,7 @@ impl<'s> Resolved<'s> {
     /// The groups the user is a direct member of.
     #[inline]
     fn groups(&self) -> &'s [u32] {
-        &self.chunk.groups[self.user.gstart as usize..self.user.gend as usize]
+        self.user.groups(&self.chunk.groups)
     }
 
     /// Every grant of the user, with whether it counts: its own first, then
@@ -446,14 +446,15 @@ pub fn lookup_users<'s>(
                 }
             }
         }
+        let names = snap.user_names(ui);
         let grants: Vec<_> = seen
             .into_iter()
             .map(|g| path(snap, g, permission))
             .collect();
         if !grants.is_empty() {
             out.push(UserAccess {
-                user_name: &u.user_name,
-                user_id: &u.id,
+                user_name: &names.user_name,
+                user_id: &names.id,
                 grants,
             });
         }

@@ -27,7 +27,7 @@ use super::store::{CHUNK, Chunked, ShardedMap};
 use super::{
     AccountEntry, BuildError, CompiledScope, DirectoryEntry, Grant, GroupChunk, GroupEntry,
     GroupSpan, NONE, OrgEntry, RoleEntry, RoleMasks, Snapshot, Stats, StrMap, UserChunk, UserEntry,
-    idx, role_bit,
+    UserNames, idx, role_bit,
 };
 use crate::model::{
     Account, AccountId, Delta, Directory, DirectoryId, Edit, GroupEdges, GroupId, Member,
@@ -670,62 +670,58 @@ impl Graph {
         let lo = c * CHUNK;
         let hi = model.users.len().min(lo + CHUNK);
         let mut users = Vec::with_capacity(hi - lo);
+        let mut names = Vec::with_capacity(hi - lo);
         let mut grants = Vec::with_capacity(old.map_or(0, |o| o.grants.len()));
-        let mut groups = Vec::with_capacity(old.map_or((hi - lo) * 4, |o| o.groups.len()));
+        let mut groups = Vec::with_capacity(old.map_or(0, |o| o.groups.len()));
+        let mut list = Vec::new();
         for ui in lo..hi {
             let ui32 = idx(ui)?;
             let kept = match (old.and_then(|o| o.users.get(ui - lo)), redo) {
                 (Some(e), Some(redo)) if redo.binary_search(&ui32).is_err() => Some(e),
                 _ => None,
             };
-            let (start, gstart) = (idx(grants.len())?, idx(groups.len())?);
-            let entry = if let (Some(e), Some(o)) = (kept, old) {
+            let start = idx(grants.len())?;
+            let (entry, name) = if let (Some(e), Some(o)) = (kept, old) {
                 grants.extend_from_slice(&o.grants[e.start as usize..e.end as usize]);
-                groups.extend_from_slice(&o.groups[e.gstart as usize..e.gend as usize]);
-                UserEntry {
-                    start,
-                    end: idx(grants.len())?,
-                    gstart,
-                    gend: idx(groups.len())?,
-                    ..e.clone()
-                }
+                let own = (start, idx(grants.len())?);
+                let entry = UserEntry::new(e.active, own, e.groups(&o.groups), &mut groups)?;
+                (entry, o.names[ui - lo].clone())
             } else if let Some(u) = model.users.get(ui32) {
                 grants.extend(self.user_assign[ui].iter().map(|&(role, scope)| Grant {
                     role,
                     scope,
                     via: NONE,
                 }));
+                list.clear();
                 for &gi in &u.groups {
-                    if !groups[gstart as usize..].contains(&gi) {
-                        groups.push(gi);
+                    if !list.contains(&gi) {
+                        list.push(gi);
                     }
                 }
-                UserEntry {
+                let own = (start, idx(grants.len())?);
+                let names = UserNames {
                     id: Arc::clone(&u.id),
                     user_name: Arc::clone(&u.user_name),
-                    active: u.active,
-                    start,
-                    end: idx(grants.len())?,
-                    gstart,
-                    gend: idx(groups.len())?,
-                }
+                };
+                (UserEntry::new(u.active, own, &list, &mut groups)?, names)
             } else {
-                UserEntry {
+                let names = UserNames {
                     id: "".into(),
                     user_name: "".into(),
-                    active: false,
-                    start,
-                    end: start,
-                    gstart,
-                    gend: gstart,
-                }
+                };
+                (
+                    UserEntry::new(false, (start, start), &[], &mut groups)?,
+                    names,
+                )
             };
             users.push(entry);
+            names.push(name);
         }
         grants.shrink_to_fit();
         groups.shrink_to_fit();
         Ok(UserChunk {
             users,
+            names,
             grants,
             groups,
         })
@@ -1324,7 +1320,7 @@ impl Incremental {
                 && let Some(entry) = self.current.directories.get(di as usize)
                 && let Some(holder) = entry.by_name.get(&key)
             {
-                let holder = UserId::new_unchecked(&*self.current.user(holder).0.id);
+                let holder = UserId::new_unchecked(&*self.current.user_names(holder).id);
                 if holder != u.user.id && !users.contains_key(&holder) {
                     return Err(Invalid::Malformed(format!(
                         "userName `{}` of user `{}` is taken by user `{holder}` in directory `{}`",
@@ -1360,12 +1356,12 @@ impl Incremental {
             // Members are not indexed by group (that would cost a list per
             // group): a group delete, which is rare, scans the memberships.
             for chunk in &self.current.users {
-                for u in &chunk.users {
-                    let list = &chunk.groups[u.gstart as usize..u.gend as usize];
+                for (u, n) in chunk.users.iter().zip(&chunk.names) {
+                    let list = u.groups(&chunk.groups);
                     if let Some((_, gid)) = gone_groups.iter().find(|(gi, _)| list.contains(gi))
-                        && !users.contains_key(&UserId::new_unchecked(&*u.id))
+                        && !users.contains_key(&UserId::new_unchecked(&*n.id))
                     {
-                        return Err(dangling("user", &u.id, "group", gid.as_str()).into());
+                        return Err(dangling("user", &n.id, "group", gid.as_str()).into());
                     }
                 }
             }
@@ -1735,7 +1731,7 @@ impl Incremental {
                 if let Some((di, name)) = before
                     && let Some(entry) = dirs.get_mut(*di as usize)
                 {
-                    let id = &self.current.user(*ui).0.id;
+                    let id = &self.current.user_names(*ui).id;
                     entry.by_name.remove_if(name, *ui);
                     entry.by_id.remove_if(id, *ui);
                 }

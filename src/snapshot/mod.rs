@@ -94,21 +94,73 @@ pub(crate) struct DirectoryEntry {
     pub(crate) accounts: Box<[u32]>,
 }
 
-/// A deleted user or group keeps its index as a tombstone (empty id, no
-/// grants) that no lookup returns.
-#[derive(Debug, Clone)]
+/// Direct groups a user entry holds inline; more go to its chunk's arena.
+pub(crate) const INLINE_GROUPS: usize = 5;
+const SPILLED: u8 = u8::MAX;
+
+/// What a check reads of a user, 32 bytes: its own grants' place in the
+/// chunk's arena and its direct groups, inline when there are at most
+/// [`INLINE_GROUPS`] (most users), so a check reads no other line of the user.
+/// A deleted user keeps its index as a tombstone (inactive, empty names) no
+/// lookup returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct UserEntry {
-    /// Shared, so that recompiling a chunk copies no string.
-    pub(crate) id: Arc<str>,
-    pub(crate) user_name: Arc<str>,
-    pub(crate) active: bool,
     /// The user's own role assignments: `grants[start..end]` of its chunk.
     pub(crate) start: u32,
     pub(crate) end: u32,
-    /// The groups the user is a direct member of: `groups[gstart..gend]` of
-    /// its chunk; their grants, nesting included, are the groups'.
-    pub(crate) gstart: u32,
-    pub(crate) gend: u32,
+    /// The direct groups: the first `len` inline, or when `len` is
+    /// `SPILLED`, `groups[inline[0]..inline[0] + inline[1]]` of the chunk.
+    inline: [u32; INLINE_GROUPS],
+    len: u8,
+    pub(crate) active: bool,
+}
+
+impl UserEntry {
+    /// An entry whose direct groups are `list`; a long list is appended to
+    /// the chunk's `arena`.
+    pub(crate) fn new(
+        active: bool,
+        (start, end): (u32, u32),
+        list: &[u32],
+        arena: &mut Vec<u32>,
+    ) -> Result<Self, BuildError> {
+        let mut inline = [0; INLINE_GROUPS];
+        let len = if list.len() <= INLINE_GROUPS {
+            inline[..list.len()].copy_from_slice(list);
+            list.len() as u8
+        } else {
+            inline[0] = idx(arena.len())?;
+            inline[1] = idx(list.len())?;
+            arena.extend_from_slice(list);
+            SPILLED
+        };
+        Ok(Self {
+            start,
+            end,
+            inline,
+            len,
+            active,
+        })
+    }
+
+    /// The user's direct groups (`arena` is its chunk's).
+    #[inline]
+    pub(crate) fn groups<'a>(&'a self, arena: &'a [u32]) -> &'a [u32] {
+        if self.len == SPILLED {
+            let at = self.inline[0] as usize;
+            &arena[at..at + self.inline[1] as usize]
+        } else {
+            &self.inline[..self.len as usize]
+        }
+    }
+}
+
+/// A user's names, kept apart from what a check reads. Shared with the
+/// model and the directory maps, so recompiling a chunk copies no string.
+#[derive(Debug, Clone)]
+pub(crate) struct UserNames {
+    pub(crate) id: Arc<str>,
+    pub(crate) user_name: Arc<str>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,7 +213,10 @@ pub(crate) struct Grant {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UserChunk {
     pub(crate) users: Vec<UserEntry>,
+    /// Parallel to `users`.
+    pub(crate) names: Vec<UserNames>,
     pub(crate) grants: Vec<Grant>,
+    /// Direct group lists too long to sit inline.
     pub(crate) groups: Vec<u32>,
 }
 
@@ -274,7 +329,8 @@ impl Snapshot {
                     + c.users.capacity() * size_of::<UserEntry>()
                     + c.grants.capacity() * size_of::<Grant>()
                     + c.groups.capacity() * size_of::<u32>()
-                    + c.users
+                    + c.names.capacity() * size_of::<UserNames>()
+                    + c.names
                         .iter()
                         .map(|u| u.id.len() + u.user_name.len() + 4 * size_of::<usize>())
                         .sum::<usize>()
@@ -322,6 +378,13 @@ impl Snapshot {
         let ui = ui as usize;
         let chunk = &self.users[ui >> CHUNK_BITS];
         (&chunk.users[ui & (CHUNK - 1)], chunk)
+    }
+
+    /// A user's names by index.
+    #[inline]
+    pub(crate) fn user_names(&self, ui: u32) -> &UserNames {
+        let ui = ui as usize;
+        &self.users[ui >> CHUNK_BITS].names[ui & (CHUNK - 1)]
     }
 
     /// A group's effective grants and their span (whether they count, which
@@ -419,4 +482,25 @@ pub(crate) fn idx(n: usize) -> Result<u32, BuildError> {
 /// Compiles `state` into a snapshot.
 pub fn build(state: &State) -> Result<Snapshot, BuildError> {
     incremental::build(state)
+}
+
+// A check reads one 32-byte entry per user.
+const _: () = assert!(size_of::<UserEntry>() == 32);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_entry_keeps_short_group_lists_inline_and_spills_long_ones() {
+        let mut arena = vec![7, 7];
+        let short = UserEntry::new(true, (0, 0), &[1, 2, 3, 4, 5], &mut arena).unwrap();
+        assert_eq!(short.groups(&arena), &[1, 2, 3, 4, 5]);
+        assert_eq!(arena.len(), 2, "nothing spilled");
+        let long = UserEntry::new(true, (0, 0), &[9, 8, 7, 6, 5, 4], &mut arena).unwrap();
+        assert_eq!(long.groups(&arena), &[9, 8, 7, 6, 5, 4]);
+        assert_eq!(arena.len(), 8);
+        let none = UserEntry::new(false, (3, 3), &[], &mut arena).unwrap();
+        assert!(none.groups(&arena).is_empty());
+    }
 }
