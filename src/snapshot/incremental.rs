@@ -617,45 +617,31 @@ impl Graph {
     ) -> Result<GroupChunk, BuildError> {
         let lo = c * CHUNK;
         let hi = model.groups.len().min(lo + CHUNK);
-        let mut spans = Vec::with_capacity(hi - lo);
-        let mut grants = Vec::with_capacity(old.map_or(0, |o| o.grants.len()));
+        let mut chunk =
+            GroupChunk::with_capacity(hi - lo, old.map_or(hi - lo, GroupChunk::grant_count));
+        let mut grants = Vec::new();
         for gi in lo..hi {
             let gi32 = idx(gi)?;
-            let kept = match (old.and_then(|o| o.spans.get(gi - lo)), redo) {
+            let kept = match (old.and_then(|o| o.get(gi - lo)), redo) {
                 (Some(e), Some(redo)) if redo.binary_search(&gi32).is_err() => Some(e),
                 _ => None,
             };
-            let span = if let (Some(e), Some(o)) = (kept, old) {
-                let start = idx(grants.len())?;
-                grants.extend_from_slice(&o.grants[e.start as usize..e.end as usize]);
-                GroupSpan {
-                    start,
-                    end: idx(grants.len())?,
-                    ..*e
-                }
+            if let Some((span, old_grants)) = kept {
+                chunk.push(span, old_grants)?;
             } else if model.groups.get(gi32).is_some() {
-                let (start, end) = self.group_closure(gi32, s, &mut grants)?;
-                GroupSpan {
-                    start,
-                    end,
+                grants.clear();
+                self.group_closure(gi32, s, &mut grants)?;
+                let span = GroupSpan {
                     counts: model.counts(self.group_dir[gi]),
-                    roles: grants[start as usize..end as usize]
-                        .iter()
-                        .fold(0, |m, g| m | role_bit(g.role)),
-                }
+                    roles: grants.iter().fold(0, |m, g| m | role_bit(g.role)),
+                };
+                chunk.push(span, &grants)?;
             } else {
-                let at = idx(grants.len())?;
-                GroupSpan {
-                    start: at,
-                    end: at,
-                    counts: false,
-                    roles: 0,
-                }
-            };
-            spans.push(span);
+                chunk.push(GroupSpan::default(), &[])?;
+            }
         }
-        grants.shrink_to_fit();
-        Ok(GroupChunk { spans, grants })
+        chunk.shrink_to_fit();
+        Ok(chunk)
     }
 
     /// Chunk `c` of the users: the users in `redo` (sorted) compiled anew,
@@ -977,7 +963,7 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
     let mut group_grants = Vec::with_capacity(model.groups.len().div_ceil(CHUNK));
     for c in 0..model.groups.len().div_ceil(CHUNK) {
         let chunk = graph.group_chunk(model, c, None, None, &mut scratch)?;
-        grants += chunk.grants.len();
+        grants += chunk.grant_count();
         group_grants.push(Arc::new(chunk));
     }
     let mut users = Vec::with_capacity(model.users.len().div_ceil(CHUNK));
@@ -1775,7 +1761,7 @@ impl Incremental {
         for (c, redo) in by_chunk(&affected) {
             let old = &snap.group_grants[c];
             let chunk = graph.group_chunk(model, c, Some(old), Some(redo), &mut self.scratch)?;
-            grants = grants - old.grants.len() + chunk.grants.len();
+            grants = grants - old.grant_count() + chunk.grant_count();
             snap.group_grants[c] = Arc::new(chunk);
         }
         let chunks = model.users.len().div_ceil(CHUNK);

@@ -220,17 +220,35 @@ pub(crate) struct UserChunk {
     pub(crate) groups: Vec<u32>,
 }
 
-/// Where a group's effective grants sit in its chunk, and whether they
-/// count (the group's directory is in `dashboard` mode; a group's members
-/// and parents are of its directory).
-#[derive(Debug, Clone, Copy, Default)]
+/// What a check reads of a group before its grants: whether they count
+/// (the group's directory is in `dashboard` mode; a group's members and
+/// parents are of its directory) and which roles they hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct GroupSpan {
-    pub(crate) start: u32,
-    pub(crate) end: u32,
     pub(crate) counts: bool,
     /// The roles of the grants, as [`role_bit`]s: a check skips a group
     /// none of whose roles allows the permission without reading its grants.
     pub(crate) roles: u64,
+}
+
+impl GroupSpan {
+    /// The span and grant count as the record header that precedes a
+    /// group's grants in its chunk.
+    fn header(self, len: u32) -> Grant {
+        Grant {
+            role: len << 1 | u32::from(self.counts),
+            scope: self.roles as u32,
+            via: (self.roles >> 32) as u32,
+        }
+    }
+
+    fn of_header(h: Grant) -> (Self, usize) {
+        let span = GroupSpan {
+            counts: h.role & 1 == 1,
+            roles: u64::from(h.via) << 32 | u64::from(h.scope),
+        };
+        (span, (h.role >> 1) as usize)
+    }
 }
 
 /// A role's bit in a role mask: roles past the 63rd share the last bit, so a
@@ -254,11 +272,52 @@ pub(crate) struct RoleMasks {
 
 /// [`CHUNK`] consecutive groups' effective grants: each group's own role
 /// assignments and those of every group above it (each group once, so a
-/// cycle ends), shared between snapshots until one of them changes.
+/// cycle ends), shared between snapshots until one of them changes. Each
+/// group is one record in `data` — a header (its [`GroupSpan`] and grant
+/// count) followed by its grants — so a check reads a group in one place.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GroupChunk {
-    pub(crate) spans: Vec<GroupSpan>,
-    pub(crate) grants: Vec<Grant>,
+    /// Where each group's record starts in `data`.
+    at: Vec<u32>,
+    data: Vec<Grant>,
+}
+
+impl GroupChunk {
+    pub(crate) fn with_capacity(groups: usize, grants: usize) -> Self {
+        Self {
+            at: Vec::with_capacity(groups),
+            data: Vec::with_capacity(groups + grants),
+        }
+    }
+
+    /// Appends the next group's record.
+    pub(crate) fn push(&mut self, span: GroupSpan, grants: &[Grant]) -> Result<(), BuildError> {
+        self.at.push(idx(self.data.len())?);
+        self.data.push(span.header(idx(grants.len())?));
+        self.data.extend_from_slice(grants);
+        Ok(())
+    }
+
+    /// Group `i` of the chunk: its span and grants.
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<(GroupSpan, &[Grant])> {
+        let at = *self.at.get(i)? as usize;
+        let (span, len) = GroupSpan::of_header(self.data[at]);
+        Some((span, &self.data[at + 1..at + 1 + len]))
+    }
+
+    /// Grants held, headers left out.
+    pub(crate) fn grant_count(&self) -> usize {
+        self.data.len() - self.at.len()
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.data.shrink_to_fit();
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.at.capacity() * size_of::<u32>() + self.data.capacity() * size_of::<Grant>()
+    }
 }
 
 /// The compiled, immutable decision data at one revision. Its parts are
@@ -339,13 +398,7 @@ impl Snapshot {
         let group_grants = self
             .group_grants
             .iter()
-            .map(|c| {
-                size_of::<Arc<GroupChunk>>()
-                    + size_of::<GroupChunk>()
-                    + 16
-                    + c.spans.capacity() * size_of::<GroupSpan>()
-                    + c.grants.capacity() * size_of::<Grant>()
-            })
+            .map(|c| size_of::<Arc<GroupChunk>>() + size_of::<GroupChunk>() + 16 + c.heap_bytes())
             .sum::<usize>();
         let dirs = self
             .directories
@@ -392,9 +445,10 @@ impl Snapshot {
     #[inline]
     pub(crate) fn group_grants(&self, gi: u32) -> (&[Grant], GroupSpan) {
         let gi = gi as usize;
-        let chunk = &self.group_grants[gi >> CHUNK_BITS];
-        let span = chunk.spans[gi & (CHUNK - 1)];
-        (&chunk.grants[span.start as usize..span.end as usize], span)
+        match self.group_grants[gi >> CHUNK_BITS].get(gi & (CHUNK - 1)) {
+            Some((span, grants)) => (grants, span),
+            None => (&[], GroupSpan::default()),
+        }
     }
 
     /// The roles that allow a permission key, as [`role_bit`]s.
