@@ -270,14 +270,29 @@ pub fn check(snap: &Snapshot, user: &str, permission: &str, account: &str) -> bo
     if allowing == 0 {
         return false;
     }
-    let may = |g: &Grant| role_bit(g.role) & allowing != 0 && grant_matches(snap, g, &r, key);
-    if own.iter().any(may) {
-        return true;
+    let (scopes, roles) = (&snap.scopes[..], &snap.roles[..]);
+    let may = |g: &Grant| {
+        role_bit(g.role) & allowing != 0
+            && roles[g.role as usize].allows(key)
+            && scopes[g.scope as usize].covers(r.account, r.org)
+    };
+    for g in own {
+        if may(g) {
+            return true;
+        }
     }
-    groups.iter().any(|&gi| {
+    for &gi in groups {
         let (grants, span) = snap.group_grants(gi);
-        span.counts && span.roles & allowing != 0 && grants.iter().any(may)
-    })
+        if !span.counts || span.roles & allowing == 0 {
+            continue;
+        }
+        for g in grants {
+            if may(g) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn path<'s>(snap: &'s Snapshot, g: &Grant, permission: &str) -> GrantPath<'s> {
