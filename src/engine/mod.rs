@@ -11,7 +11,7 @@
 use crate::model::{
     MAX_ID_LEN, PermissionError, PermissionPattern, Scope, split_permission, validate_id,
 };
-use crate::snapshot::{Grant, NONE, Snapshot, UserEntry};
+use crate::snapshot::{Grant, NONE, Snapshot, UserChunk, UserEntry, role_bit};
 
 /// Why a check was denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -185,8 +185,8 @@ struct Resolved<'s> {
     org: u32,
     directory: u32,
     user: &'s UserEntry,
-    /// The grants arena of the user's chunk.
-    arena: &'s [Grant],
+    /// The user's chunk, whose arenas the entry's offsets index.
+    chunk: &'s UserChunk,
 }
 
 enum Resolution<'s> {
@@ -207,7 +207,7 @@ fn resolve<'s>(snap: &'s Snapshot, user: &str, account: &str) -> Resolution<'s> 
     let Some(ui) = snap.find_user(dir, user) else {
         return Resolution::Denied(DenyReason::UnknownUser, acct.directory);
     };
-    let (u, arena) = snap.user(ui);
+    let (u, chunk) = snap.user(ui);
     if !u.active {
         return Resolution::Denied(DenyReason::InactiveUser, acct.directory);
     }
@@ -216,15 +216,34 @@ fn resolve<'s>(snap: &'s Snapshot, user: &str, account: &str) -> Resolution<'s> 
         org: acct.org,
         directory: acct.directory,
         user: u,
-        arena,
+        chunk,
     })
 }
 
-#[inline]
-fn grants_of<'s>(arena: &'s [Grant], u: &UserEntry) -> (&'s [Grant], &'s [Grant]) {
-    let counted = &arena[u.start as usize..u.counted as usize];
-    let suppressed = &arena[u.counted as usize..u.end as usize];
-    (counted, suppressed)
+impl<'s> Resolved<'s> {
+    /// The user's own role assignments.
+    #[inline]
+    fn own(&self) -> &'s [Grant] {
+        &self.chunk.grants[self.user.start as usize..self.user.end as usize]
+    }
+
+    /// The groups the user is a direct member of.
+    #[inline]
+    fn groups(&self) -> &'s [u32] {
+        self.user.groups(&self.chunk.groups)
+    }
+
+    /// Every grant of the user, with whether it counts: its own first, then
+    /// each direct group's (nesting included), in membership order. A group
+    /// of a `saml` directory yields grants that do not count.
+    fn grants(&self, snap: &'s Snapshot) -> impl Iterator<Item = (&'s Grant, bool)> + 's {
+        let own = self.own().iter().map(|g| (g, true));
+        let groups = self.groups().iter().flat_map(move |&gi| {
+            let (grants, span) = snap.group_grants(gi);
+            grants.iter().map(move |g| (g, span.counts))
+        });
+        own.chain(groups)
+    }
 }
 
 #[inline]
@@ -240,12 +259,40 @@ pub fn check(snap: &Snapshot, user: &str, permission: &str, account: &str) -> bo
     let Resolution::Found(r) = resolve(snap, user, account) else {
         return false;
     };
-    let (counted, _) = grants_of(r.arena, r.user);
-    if counted.is_empty() {
+    let (own, groups) = (r.own(), r.groups());
+    if own.is_empty() && groups.is_empty() {
         return false;
     }
     let key = snap.permission_key(permission);
-    counted.iter().any(|g| grant_matches(snap, g, &r, key))
+    // The roles that allow the permission: none, and nothing can grant it;
+    // a group holding none of them is skipped without reading its grants.
+    let allowing = snap.allowing_roles(key);
+    if allowing == 0 {
+        return false;
+    }
+    let (scopes, roles) = (&snap.scopes[..], &snap.roles[..]);
+    let may = |g: &Grant| {
+        role_bit(g.role) & allowing != 0
+            && roles[g.role as usize].allows(key)
+            && scopes[g.scope as usize].covers(r.account, r.org)
+    };
+    for g in own {
+        if may(g) {
+            return true;
+        }
+    }
+    for &gi in groups {
+        let (grants, span) = snap.group_grants(gi);
+        if !span.counts || span.roles & allowing == 0 {
+            continue;
+        }
+        for g in grants {
+            if may(g) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn path<'s>(snap: &'s Snapshot, g: &Grant, permission: &str) -> GrantPath<'s> {
@@ -291,14 +338,20 @@ pub fn explain<'s>(
     };
     let directory = Some(&*snap.directories[r.directory as usize].id);
     let key = snap.permission_key(permission);
-    let (counted, suppressed) = grants_of(r.arena, r.user);
-    if let Some(g) = counted.iter().find(|g| grant_matches(snap, g, &r, key)) {
-        return Decision {
-            directory,
-            outcome: Outcome::Allowed(path(snap, g, permission)),
-        };
+    let mut suppressed = false;
+    for (g, counts) in r.grants(snap) {
+        if !grant_matches(snap, g, &r, key) {
+            continue;
+        }
+        if counts {
+            return Decision {
+                directory,
+                outcome: Outcome::Allowed(path(snap, g, permission)),
+            };
+        }
+        suppressed = true;
     }
-    let reason = if suppressed.iter().any(|g| grant_matches(snap, g, &r, key)) {
+    let reason = if suppressed {
         DenyReason::SamlMode
     } else {
         DenyReason::NoGrant
@@ -318,11 +371,10 @@ pub fn list_permissions<'s>(
     let Resolution::Found(r) = resolve(snap, user, account) else {
         return Vec::new();
     };
-    let (counted, _) = grants_of(r.arena, r.user);
-    let mut out: Vec<&PermissionPattern> = counted
-        .iter()
-        .filter(|g| snap.scopes[g.scope as usize].covers(r.account, r.org))
-        .flat_map(|g| snap.roles[g.role as usize].patterns.iter())
+    let mut out: Vec<&PermissionPattern> = r
+        .grants(snap)
+        .filter(|&(g, counts)| counts && snap.scopes[g.scope as usize].covers(r.account, r.org))
+        .flat_map(|(g, _)| snap.roles[g.role as usize].patterns.iter())
         .collect();
     out.sort_by_cached_key(|p| p.to_string());
     out.dedup();
@@ -374,7 +426,7 @@ pub fn lookup_users<'s>(
     let dir = &snap.directories[acct.directory as usize];
     let mut out = Vec::new();
     for ui in dir.by_id.values() {
-        let (u, arena) = snap.user(ui);
+        let (u, chunk) = snap.user(ui);
         if !u.active {
             continue;
         }
@@ -383,18 +435,41 @@ pub fn lookup_users<'s>(
             org: acct.org,
             directory: acct.directory,
             user: u,
-            arena,
+            chunk,
         };
-        let (counted, _) = grants_of(arena, u);
-        let grants: Vec<_> = counted
+        let mut seen: Vec<&Grant> = r
+            .own()
             .iter()
             .filter(|g| grant_matches(snap, g, &r, key))
+            .collect();
+        // A group above two of the user's groups is in both their closures:
+        // its paths are listed once.
+        let mut walked: Vec<u32> = Vec::new();
+        for &gi in r.groups() {
+            let (grants, span) = snap.group_grants(gi);
+            let counts = span.counts;
+            let before = walked.len();
+            for g in grants {
+                if walked[..before].contains(&g.via) {
+                    continue;
+                }
+                if !walked[before..].contains(&g.via) {
+                    walked.push(g.via);
+                }
+                if counts && grant_matches(snap, g, &r, key) {
+                    seen.push(g);
+                }
+            }
+        }
+        let names = snap.user_names(ui);
+        let grants: Vec<_> = seen
+            .into_iter()
             .map(|g| path(snap, g, permission))
             .collect();
         if !grants.is_empty() {
             out.push(UserAccess {
-                user_name: &u.user_name,
-                user_id: &u.id,
+                user_name: &names.user_name,
+                user_id: &names.id,
                 grants,
             });
         }

@@ -825,3 +825,49 @@ fn malformed_input_that_skips_validation_is_denied() {
         Deny(DenyReason::UnknownAccount),
     );
 }
+
+#[test]
+fn roles_past_the_sixty_fourth_share_a_mask_bit_and_still_decide_exactly() {
+    // 70 roles, each granting its own permission: roles 63..70 share the
+    // last bit of the masks a check prunes groups with.
+    let mut st = state();
+    for i in 0..70 {
+        st.roles.push(Role {
+            name: RoleName::new_unchecked(format!("extra_{i}")),
+            description: String::new(),
+            permissions: vec![PermissionPattern::parse(&format!("extra{i}.use")).unwrap()],
+        });
+    }
+    // Support (alice's group) gets extra_68 on acct_a.
+    st.role_assignments.push(RoleAssignment {
+        directory: DirectoryId::new_unchecked("dir_acme"),
+        subject: Subject::Group(GroupId::new_unchecked("g_support")),
+        role: RoleName::new_unchecked("extra_68"),
+        scope: acct_scope("acct_a"),
+    });
+    let snap = build(&st).expect("builds");
+    check(
+        &snap,
+        "alice@acme.io",
+        "extra68.use",
+        "acct_a",
+        Expect::Allow,
+    );
+    for other in [63, 64, 69] {
+        let p = format!("extra{other}.use");
+        check(
+            &snap,
+            "alice@acme.io",
+            &p,
+            "acct_a",
+            Expect::Deny(DenyReason::NoGrant),
+        );
+    }
+    check(
+        &snap,
+        "alice@acme.io",
+        "extra68.use",
+        "acct_b",
+        Expect::Deny(DenyReason::NoGrant),
+    );
+}

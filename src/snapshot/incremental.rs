@@ -3,17 +3,19 @@
 //!
 //! [`Incremental`] keeps the state as entities in stable slots (a deleted
 //! entity leaves a tombstone; its index is never reused until a full
-//! rebuild), the edges between them resolved to slots both ways (user →
-//! groups, group → parents, group → member users and groups, assignments per
-//! subject), and the current [`Snapshot`]. Applying a delta validates it
-//! against the state first (nothing changes when it is refused), updates the
-//! entities and edges, finds the users whose flattened grants may change —
-//! the users edited, and every user under an edited group or a group of a
-//! directory whose mode changed, through nesting, in the graph before and
-//! after — and recompiles only their chunks. Organization, account and
-//! directory edits recompute the account tables; role edits the role bit
-//! sets. Everything else is shared with the previous snapshot.
-
+//! rebuild) — users as compact records whose directory and groups are slots
+//! and whose id and userName are shared with the snapshot —, the group edges
+//! resolved both ways (group → parents, group → member groups), the role
+//! assignments per subject, and the current [`Snapshot`]. Applying a delta
+//! validates it against the state first (nothing changes when it is
+//! refused), updates the entities and edges, then recompiles only the chunks
+//! of what changed: the edited users (their own grants and direct groups),
+//! and the edited groups with every group under them (their effective grants
+//! include the edited group's), plus the groups of a directory whose mode
+//! changed (whether their grants count). A group edit never touches its
+//! member users. Organization, account and directory edits recompute the
+//! account tables; role edits the role bit sets. Everything else is shared
+//! with the previous snapshot.
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -23,13 +25,14 @@ use foldhash::fast::RandomState;
 use super::bitset::BitSet;
 use super::store::{CHUNK, Chunked, ShardedMap};
 use super::{
-    AccountEntry, BuildError, CompiledScope, DirectoryEntry, Grant, GroupEntry, NONE, OrgEntry,
-    RoleEntry, Snapshot, Stats, StrMap, UserChunk, UserEntry, idx,
+    AccountEntry, BuildError, CompiledScope, DirectoryEntry, Grant, GroupChunk, GroupEntry,
+    GroupSpan, NONE, OrgEntry, RoleEntry, RoleMasks, Snapshot, Stats, StrMap, UserChunk, UserEntry,
+    UserNames, idx, role_bit,
 };
 use crate::model::{
     Account, AccountId, Delta, Directory, DirectoryId, Edit, GroupEdges, GroupId, Member,
     Membership, Mode, Organization, OrganizationId, Owner, PermissionPattern, Revision, Role,
-    RoleName, Scope, State, Subject, UserEdges, UserId, fold_user_name,
+    RoleAssignment, RoleName, Scope, State, Subject, User, UserEdges, UserId, fold_user_name,
 };
 
 // === entities in stable slots ===
@@ -105,13 +108,24 @@ fn dangling(what: &'static str, id: &str, target: &'static str, missing: &str) -
     }
 }
 
+/// A user as the model keeps it: the strings shared with the snapshot's
+/// entries, the directory and groups as slots.
+struct ModelUser {
+    id: Arc<str>,
+    user_name: Arc<str>,
+    directory: u32,
+    active: bool,
+    groups: Box<[u32]>,
+    role_assignments: Box<[RoleAssignment]>,
+}
+
 struct Model {
     revision: Revision,
     orgs: Slots<OrganizationId, Organization>,
     accounts: Slots<AccountId, Account>,
     dirs: Slots<DirectoryId, Directory>,
     roles: Slots<RoleName, Role>,
-    users: Slots<UserId, UserEdges>,
+    users: Slots<UserId, ModelUser>,
     groups: Slots<GroupId, GroupEdges>,
 }
 
@@ -151,12 +165,18 @@ impl Model {
         m.users.items.reserve(state.users.len());
         for u in &state.users {
             if m.users.slot(&u.id).is_none() {
-                let edges = UserEdges {
-                    user: u.clone(),
-                    groups: Vec::new(),
-                    role_assignments: Vec::new(),
+                let directory = m.dirs.slot(&u.directory).ok_or_else(|| {
+                    dangling("user", u.id.as_str(), "directory", u.directory.as_str())
+                })?;
+                let record = ModelUser {
+                    id: u.id.as_str().into(),
+                    user_name: u.user_name.as_str().into(),
+                    directory,
+                    active: u.active,
+                    groups: Box::default(),
+                    role_assignments: Box::default(),
                 };
-                m.users.put(u.id.clone(), edges)?;
+                m.users.put(u.id.clone(), record)?;
             }
         }
         for g in &state.groups {
@@ -169,21 +189,20 @@ impl Model {
                 m.groups.put(g.id.clone(), edges)?;
             }
         }
+        // Users' edges gather here first, then go into their records.
+        let mut user_groups: Vec<Vec<u32>> = vec![Vec::new(); m.users.len()];
+        let mut user_assignments: Vec<Vec<RoleAssignment>> = vec![Vec::new(); m.users.len()];
         for mb in &state.memberships {
             let group = mb.group.as_str();
-            if m.groups.slot(&mb.group).is_none() {
+            let Some(gi) = m.groups.slot(&mb.group) else {
                 return Err(dangling("membership", group, "group", group));
-            }
+            };
             match &mb.member {
                 Member::User(u) => {
-                    let e = m
-                        .users
-                        .slot(u)
-                        .and_then(|ui| m.users.get_mut(ui))
-                        .ok_or_else(|| {
-                            dangling("membership of group", group, "user", u.as_str())
-                        })?;
-                    e.groups.push(mb.group.clone());
+                    let ui = m.users.slot(u).ok_or_else(|| {
+                        dangling("membership of group", group, "user", u.as_str())
+                    })?;
+                    user_groups[ui as usize].push(gi);
                 }
                 Member::Group(c) => {
                     let e = m
@@ -200,14 +219,10 @@ impl Model {
         for ra in &state.role_assignments {
             match &ra.subject {
                 Subject::User(u) => {
-                    let e = m
-                        .users
-                        .slot(u)
-                        .and_then(|ui| m.users.get_mut(ui))
-                        .ok_or_else(|| {
-                            dangling("role assignment of", u.as_str(), "user", u.as_str())
-                        })?;
-                    e.role_assignments.push(ra.clone());
+                    let ui = m.users.slot(u).ok_or_else(|| {
+                        dangling("role assignment of", u.as_str(), "user", u.as_str())
+                    })?;
+                    user_assignments[ui as usize].push(ra.clone());
                 }
                 Subject::Group(g) => {
                     let e = m
@@ -221,16 +236,66 @@ impl Model {
                 }
             }
         }
+        for (ui, (groups, assignments)) in user_groups.into_iter().zip(user_assignments).enumerate()
+        {
+            if let Some(u) = m.users.get_mut(ui as u32) {
+                u.groups = groups.into_boxed_slice();
+                u.role_assignments = assignments.into_boxed_slice();
+            }
+        }
         Ok(m)
+    }
+
+    /// A user's record, its directory and groups resolved to slots.
+    fn user_record(&self, e: &UserEdges) -> Result<ModelUser, BuildError> {
+        let id = e.user.id.as_str();
+        let directory = self
+            .dirs
+            .slot(&e.user.directory)
+            .ok_or_else(|| dangling("user", id, "directory", e.user.directory.as_str()))?;
+        let groups = e
+            .groups
+            .iter()
+            .map(|g| {
+                self.groups
+                    .slot(g)
+                    .ok_or_else(|| dangling("user", id, "group", g.as_str()))
+            })
+            .collect::<Result<Box<[u32]>, _>>()?;
+        Ok(ModelUser {
+            id: id.into(),
+            user_name: e.user.user_name.as_str().into(),
+            directory,
+            active: e.user.active,
+            groups,
+            role_assignments: e.role_assignments.iter().cloned().collect(),
+        })
+    }
+
+    /// The user of a record.
+    fn user_of(&self, u: &ModelUser) -> User {
+        User {
+            id: UserId::new_unchecked(&*u.id),
+            directory: self
+                .dirs
+                .get(u.directory)
+                .map(|d| d.id.clone())
+                .unwrap_or_else(|| DirectoryId::new_unchecked("")),
+            user_name: u.user_name.to_string(),
+            active: u.active,
+        }
     }
 
     fn to_state(&self) -> State {
         let mut memberships = Vec::new();
         let mut role_assignments = Vec::new();
         for (_, u) in self.users.live() {
-            memberships.extend(u.groups.iter().map(|g| Membership {
-                group: g.clone(),
-                member: Member::User(u.user.id.clone()),
+            let member = Member::User(UserId::new_unchecked(&*u.id));
+            memberships.extend(u.groups.iter().filter_map(|&g| {
+                Some(Membership {
+                    group: self.groups.get(g)?.group.id.clone(),
+                    member: member.clone(),
+                })
             }));
             role_assignments.extend(u.role_assignments.iter().cloned());
         }
@@ -247,7 +312,7 @@ impl Model {
             accounts: self.accounts.live().map(|(_, x)| x.clone()).collect(),
             directories: self.dirs.live().map(|(_, x)| x.clone()).collect(),
             roles: self.roles.live().map(|(_, x)| x.clone()).collect(),
-            users: self.users.live().map(|(_, u)| u.user.clone()).collect(),
+            users: self.users.live().map(|(_, u)| self.user_of(u)).collect(),
             groups: self.groups.live().map(|(_, g)| g.group.clone()).collect(),
             memberships,
             role_assignments,
@@ -268,14 +333,11 @@ type Assign = (u32, u32);
 
 #[derive(Default)]
 struct Graph {
-    user_groups: Vec<Vec<u32>>,
     user_assign: Vec<Vec<Assign>>,
     user_dir: Vec<u32>,
     group_parents: Vec<Vec<u32>>,
     group_assign: Vec<Vec<Assign>>,
     group_dir: Vec<u32>,
-    /// Direct member users of each group.
-    group_users: Vec<Vec<u32>>,
     /// Direct member groups of each group.
     group_children: Vec<Vec<u32>>,
     scope_ids: HashMap<Scope, u32, RandomState>,
@@ -300,13 +362,11 @@ fn remove_one(v: &mut Vec<u32>, x: u32) {
 impl Graph {
     fn size(&mut self, model: &Model) {
         let (u, g) = (model.users.len(), model.groups.len());
-        self.user_groups.resize_with(u, Vec::new);
         self.user_assign.resize_with(u, Vec::new);
         self.user_dir.resize(u, NONE);
         self.group_parents.resize_with(g, Vec::new);
         self.group_assign.resize_with(g, Vec::new);
         self.group_dir.resize(g, NONE);
-        self.group_users.resize_with(g, Vec::new);
         self.group_children.resize_with(g, Vec::new);
         self.role_refs.resize(model.roles.len(), 0);
         self.dir_refs.resize(model.dirs.len(), 0);
@@ -390,43 +450,24 @@ impl Graph {
     }
 
     /// Resolves and links the edges of user `ui` (whose own are unlinked).
+    /// Its groups are resolved when its chunk is compiled.
     fn set_user(
         &mut self,
         model: &Model,
         scopes: &mut Scopes<'_>,
         ui: u32,
-        e: &UserEdges,
+        e: &ModelUser,
     ) -> Result<(), BuildError> {
-        let id = e.user.id.as_str();
-        let dir = model
-            .dirs
-            .slot(&e.user.directory)
-            .ok_or_else(|| dangling("user", id, "directory", e.user.directory.as_str()))?;
-        let mut groups = Vec::with_capacity(e.groups.len());
-        for g in &e.groups {
-            groups.push(
-                model
-                    .groups
-                    .slot(g)
-                    .ok_or_else(|| dangling("user", id, "group", g.as_str()))?,
-            );
-        }
+        let (id, dir) = (&*e.id, e.directory);
         let assign = self.assignments(model, scopes, &e.role_assignments, id)?;
-        for &g in &groups {
-            self.group_users[g as usize].push(ui);
-        }
         self.dir_refs[dir as usize] += 1;
         self.user_dir[ui as usize] = dir;
-        self.user_groups[ui as usize] = groups;
         self.user_assign[ui as usize] = assign;
         Ok(())
     }
 
     fn clear_user(&mut self, ui: u32) {
         let u = ui as usize;
-        for g in std::mem::take(&mut self.user_groups[u]) {
-            remove_one(&mut self.group_users[g as usize], ui);
-        }
         let assign = std::mem::take(&mut self.user_assign[u]);
         self.release(assign);
         let dir = std::mem::replace(&mut self.user_dir[u], NONE);
@@ -480,8 +521,9 @@ impl Graph {
         }
     }
 
-    /// Appends to `out` every user under the `seeds` groups, through nesting.
-    fn users_under(&self, seeds: &[u32], out: &mut Vec<u32>) {
+    /// Appends to `out` the `seeds` groups and every group under them,
+    /// through nesting.
+    fn groups_under(&self, seeds: &[u32], out: &mut Vec<u32>) {
         if seeds.is_empty() {
             return;
         }
@@ -493,18 +535,17 @@ impl Graph {
                 continue;
             }
             seen[g] = true;
-            out.extend_from_slice(&self.group_users[g]);
+            out.push(g as u32);
             stack.extend_from_slice(&self.group_children[g]);
         }
     }
 }
 
-/// Reusable buffers of the flattening.
+/// Reusable buffers of the walk up a group's parents.
 struct Scratch {
     seen: Vec<u32>,
     stamp: u32,
     stack: Vec<u32>,
-    suppressed: Vec<Grant>,
 }
 
 impl Scratch {
@@ -513,7 +554,6 @@ impl Scratch {
             seen: Vec::new(),
             stamp: 0,
             stack: Vec::new(),
-            suppressed: Vec::new(),
         }
     }
 
@@ -531,54 +571,80 @@ impl Scratch {
 }
 
 impl Graph {
-    /// Appends user `ui`'s grants to `out`: its own role assignments, then
-    /// those of its groups through nesting (a cycle stops at a seen group),
-    /// the ones of `saml` directories last. Returns (start, counted, end).
-    fn flatten(
+    /// Appends group `gi`'s effective grants to `out`: its own role
+    /// assignments, then those of the groups above it (each group once, so a
+    /// cycle ends). Returns (start, end).
+    fn group_closure(
         &self,
-        model: &Model,
-        ui: u32,
+        gi: u32,
         s: &mut Scratch,
         out: &mut Vec<Grant>,
-    ) -> Result<(u32, u32, u32), BuildError> {
+    ) -> Result<(u32, u32), BuildError> {
         let stamp = s.next_stamp(self.group_parents.len());
         let start = idx(out.len())?;
-        s.suppressed.clear();
-        for &(role, scope) in &self.user_assign[ui as usize] {
-            out.push(Grant {
-                role,
-                scope,
-                via: NONE,
-            });
-        }
         s.stack.clear();
-        s.stack.extend_from_slice(&self.user_groups[ui as usize]);
+        s.stack.push(gi);
         while let Some(g) = s.stack.pop() {
             if s.seen[g as usize] == stamp {
                 continue;
             }
             s.seen[g as usize] = stamp;
-            let counts = model.counts(self.group_dir[g as usize]);
-            for &(role, scope) in &self.group_assign[g as usize] {
-                let grant = Grant {
-                    role,
-                    scope,
-                    via: g,
-                };
-                if counts {
-                    out.push(grant);
-                } else {
-                    s.suppressed.push(grant);
-                }
-            }
-            s.stack.extend_from_slice(&self.group_parents[g as usize]);
+            out.extend(
+                self.group_assign[g as usize]
+                    .iter()
+                    .map(|&(role, scope)| Grant {
+                        role,
+                        scope,
+                        via: g,
+                    }),
+            );
+            // Reversed, so that the first parent is walked first.
+            s.stack
+                .extend(self.group_parents[g as usize].iter().rev().copied());
         }
-        let counted = idx(out.len())?;
-        out.extend_from_slice(&s.suppressed);
-        Ok((start, counted, idx(out.len())?))
+        Ok((start, idx(out.len())?))
     }
 
-    /// Chunk `c` of the users: the users in `redo` (sorted) flattened anew,
+    /// Chunk `c` of the groups' effective grants: the groups in `redo`
+    /// (sorted) walked anew, the others copied from `old`.
+    fn group_chunk(
+        &self,
+        model: &Model,
+        c: usize,
+        old: Option<&GroupChunk>,
+        redo: Option<&[u32]>,
+        s: &mut Scratch,
+    ) -> Result<GroupChunk, BuildError> {
+        let lo = c * CHUNK;
+        let hi = model.groups.len().min(lo + CHUNK);
+        let mut chunk =
+            GroupChunk::with_capacity(hi - lo, old.map_or(hi - lo, GroupChunk::grant_count));
+        let mut grants = Vec::new();
+        for gi in lo..hi {
+            let gi32 = idx(gi)?;
+            let kept = match (old.and_then(|o| o.get(gi - lo)), redo) {
+                (Some(e), Some(redo)) if redo.binary_search(&gi32).is_err() => Some(e),
+                _ => None,
+            };
+            if let Some((span, old_grants)) = kept {
+                chunk.push(span, old_grants)?;
+            } else if model.groups.get(gi32).is_some() {
+                grants.clear();
+                self.group_closure(gi32, s, &mut grants)?;
+                let span = GroupSpan {
+                    counts: model.counts(self.group_dir[gi]),
+                    roles: grants.iter().fold(0, |m, g| m | role_bit(g.role)),
+                };
+                chunk.push(span, &grants)?;
+            } else {
+                chunk.push(GroupSpan::default(), &[])?;
+            }
+        }
+        chunk.shrink_to_fit();
+        Ok(chunk)
+    }
+
+    /// Chunk `c` of the users: the users in `redo` (sorted) compiled anew,
     /// the others copied from `old`.
     fn user_chunk(
         &self,
@@ -586,52 +652,65 @@ impl Graph {
         c: usize,
         old: Option<&UserChunk>,
         redo: Option<&[u32]>,
-        s: &mut Scratch,
     ) -> Result<UserChunk, BuildError> {
         let lo = c * CHUNK;
         let hi = model.users.len().min(lo + CHUNK);
         let mut users = Vec::with_capacity(hi - lo);
+        let mut names = Vec::with_capacity(hi - lo);
         let mut grants = Vec::with_capacity(old.map_or(0, |o| o.grants.len()));
+        let mut groups = Vec::with_capacity(old.map_or(0, |o| o.groups.len()));
+        let mut list = Vec::new();
         for ui in lo..hi {
             let ui32 = idx(ui)?;
             let kept = match (old.and_then(|o| o.users.get(ui - lo)), redo) {
                 (Some(e), Some(redo)) if redo.binary_search(&ui32).is_err() => Some(e),
                 _ => None,
             };
-            let entry = if let (Some(e), Some(o)) = (kept, old) {
-                let start = idx(grants.len())?;
+            let start = idx(grants.len())?;
+            let (entry, name) = if let (Some(e), Some(o)) = (kept, old) {
                 grants.extend_from_slice(&o.grants[e.start as usize..e.end as usize]);
-                UserEntry {
-                    start,
-                    counted: start + (e.counted - e.start),
-                    end: idx(grants.len())?,
-                    ..e.clone()
-                }
+                let own = (start, idx(grants.len())?);
+                let entry = UserEntry::new(e.active, own, e.groups(&o.groups), &mut groups)?;
+                (entry, o.names[ui - lo].clone())
             } else if let Some(u) = model.users.get(ui32) {
-                let (start, counted, end) = self.flatten(model, ui32, s, &mut grants)?;
-                UserEntry {
-                    id: u.user.id.as_str().into(),
-                    user_name: u.user.user_name.as_str().into(),
-                    active: u.user.active,
-                    start,
-                    counted,
-                    end,
+                grants.extend(self.user_assign[ui].iter().map(|&(role, scope)| Grant {
+                    role,
+                    scope,
+                    via: NONE,
+                }));
+                list.clear();
+                for &gi in &u.groups {
+                    if !list.contains(&gi) {
+                        list.push(gi);
+                    }
                 }
+                let own = (start, idx(grants.len())?);
+                let names = UserNames {
+                    id: Arc::clone(&u.id),
+                    user_name: Arc::clone(&u.user_name),
+                };
+                (UserEntry::new(u.active, own, &list, &mut groups)?, names)
             } else {
-                let at = idx(grants.len())?;
-                UserEntry {
+                let names = UserNames {
                     id: "".into(),
                     user_name: "".into(),
-                    active: false,
-                    start: at,
-                    counted: at,
-                    end: at,
-                }
+                };
+                (
+                    UserEntry::new(false, (start, start), &[], &mut groups)?,
+                    names,
+                )
             };
             users.push(entry);
+            names.push(name);
         }
         grants.shrink_to_fit();
-        Ok(UserChunk { users, grants })
+        groups.shrink_to_fit();
+        Ok(UserChunk {
+            users,
+            names,
+            grants,
+            groups,
+        })
     }
 }
 
@@ -755,7 +834,7 @@ fn intern(map: &mut StrMap, key: &str) -> Result<u32, BuildError> {
 }
 
 /// Role bit sets over the interned concrete permissions and wildcard resources.
-fn compile_roles(model: &Model) -> Result<(Vec<RoleEntry>, StrMap, StrMap), BuildError> {
+fn compile_roles(model: &Model) -> Result<CompiledRoles, BuildError> {
     let mut permission_index = StrMap::default();
     let mut resource_index = StrMap::default();
     for (_, r) in model.roles.live() {
@@ -807,7 +886,40 @@ fn compile_roles(model: &Model) -> Result<(Vec<RoleEntry>, StrMap, StrMap), Buil
             }
         })
         .collect();
-    Ok((roles, permission_index, resource_index))
+    let mut masks = RoleMasks {
+        all: 0,
+        exact: vec![0; permission_index.len()],
+        resource: vec![0; resource_index.len()],
+    };
+    for (ri, r) in model.roles.items.iter().enumerate() {
+        let bit = role_bit(idx(ri)?);
+        for p in r.iter().flat_map(|r| &r.permissions) {
+            match p {
+                PermissionPattern::Exact(p) => {
+                    masks.exact[permission_index[p.as_str()] as usize] |= bit
+                }
+                PermissionPattern::Resource(x) => {
+                    masks.resource[resource_index[x.as_str()] as usize] |= bit
+                }
+                PermissionPattern::All => masks.all |= bit,
+            }
+        }
+    }
+    Ok(CompiledRoles {
+        roles,
+        permission_index,
+        resource_index,
+        masks,
+    })
+}
+
+/// The role catalog compiled: bit sets, the interned permissions and
+/// resources, and which roles allow each.
+struct CompiledRoles {
+    roles: Vec<RoleEntry>,
+    permission_index: StrMap,
+    resource_index: StrMap,
+    masks: RoleMasks,
 }
 
 fn stats(model: &Model, grants: usize) -> Stats {
@@ -825,7 +937,12 @@ fn stats(model: &Model, grants: usize) -> Stats {
 /// Compiles the whole model.
 fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), BuildError> {
     let tables = account_tables(model)?;
-    let (roles, permission_index, resource_index) = compile_roles(model)?;
+    let CompiledRoles {
+        roles,
+        permission_index,
+        resource_index,
+        masks,
+    } = compile_roles(model)?;
     let mut compiled = Arc::new(Vec::new());
     let mut models = Arc::new(Vec::new());
     let mut scopes = Scopes {
@@ -842,10 +959,16 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
     }
 
     let mut scratch = Scratch::new();
-    let mut users = Vec::with_capacity(model.users.len().div_ceil(CHUNK));
     let mut grants = 0;
+    let mut group_grants = Vec::with_capacity(model.groups.len().div_ceil(CHUNK));
+    for c in 0..model.groups.len().div_ceil(CHUNK) {
+        let chunk = graph.group_chunk(model, c, None, None, &mut scratch)?;
+        grants += chunk.grant_count();
+        group_grants.push(Arc::new(chunk));
+    }
+    let mut users = Vec::with_capacity(model.users.len().div_ceil(CHUNK));
     for c in 0..model.users.len().div_ceil(CHUNK) {
-        let chunk = graph.user_chunk(model, c, None, None, &mut scratch)?;
+        let chunk = graph.user_chunk(model, c, None, None)?;
         grants += chunk.grants.len();
         users.push(Arc::new(chunk));
     }
@@ -878,9 +1001,8 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
     }
     for (ui, u) in model.users.live() {
         let d = &mut directories[graph.user_dir[ui as usize] as usize];
-        d.by_name
-            .insert_absent(&fold_user_name(&u.user.user_name), ui);
-        d.by_id.insert_absent(u.user.id.as_str(), ui);
+        d.by_name.insert_absent(name_key(&u.user_name), ui);
+        d.by_id.insert_absent(Arc::clone(&u.id), ui);
     }
 
     let snap = Snapshot {
@@ -890,10 +1012,12 @@ fn compile(model: &Model, hasher: &RandomState) -> Result<(Snapshot, Graph), Bui
         account_index: Arc::new(tables.index),
         directories: Arc::new(directories),
         users,
+        group_grants,
         groups,
         roles: Arc::new(roles),
         permission_index: Arc::new(permission_index),
         resource_index: Arc::new(resource_index),
+        role_masks: Arc::new(masks),
         scopes: compiled,
         scope_models: models,
         stats: stats(model, grants),
@@ -970,6 +1094,30 @@ impl From<BuildError> for Invalid {
     fn from(e: BuildError) -> Self {
         Invalid::Refused(e)
     }
+}
+
+/// The key of a userName in a directory's map: the folded name, sharing the
+/// name's allocation when folding changes nothing.
+fn name_key(user_name: &Arc<str>) -> Arc<str> {
+    let folded = fold_user_name(user_name);
+    if *folded == **user_name {
+        Arc::clone(user_name)
+    } else {
+        folded.into()
+    }
+}
+
+/// Sorted indices split by the chunk they fall in: (chunk, its indices).
+fn by_chunk(sorted: &[u32]) -> impl Iterator<Item = (usize, &[u32])> {
+    let mut rest = sorted;
+    std::iter::from_fn(move || {
+        let &first = rest.first()?;
+        let c = first as usize / CHUNK;
+        let end = rest.partition_point(|&i| (i as usize) / CHUNK == c);
+        let (these, tail) = rest.split_at(end);
+        rest = tail;
+        Some((c, these))
+    })
 }
 
 /// A state compiled to a snapshot that deltas update copy-on-write.
@@ -1158,7 +1306,7 @@ impl Incremental {
                 && let Some(entry) = self.current.directories.get(di as usize)
                 && let Some(holder) = entry.by_name.get(&key)
             {
-                let holder = UserId::new_unchecked(&*self.current.user(holder).0.id);
+                let holder = UserId::new_unchecked(&*self.current.user_names(holder).id);
                 if holder != u.user.id && !users.contains_key(&holder) {
                     return Err(Invalid::Malformed(format!(
                         "userName `{}` of user `{}` is taken by user `{holder}` in directory `{}`",
@@ -1186,17 +1334,25 @@ impl Incremental {
 
         // --- nothing left refers to what the deletes remove ---
         let g = &self.graph;
-        for gid in deleted(&groups) {
-            let Some(gi) = m.groups.slot(gid) else {
-                continue;
-            };
-            for &ui in &g.group_users[gi as usize] {
-                if let Some(u) = m.users.get(ui)
-                    && !users.contains_key(&u.user.id)
-                {
-                    return Err(dangling("user", u.user.id.as_str(), "group", gid.as_str()).into());
+        let gone_groups: Vec<(u32, &GroupId)> = deleted(&groups)
+            .into_iter()
+            .filter_map(|gid| Some((m.groups.slot(gid)?, gid)))
+            .collect();
+        if !gone_groups.is_empty() {
+            // Members are not indexed by group (that would cost a list per
+            // group): a group delete, which is rare, scans the memberships.
+            for chunk in &self.current.users {
+                for (u, n) in chunk.users.iter().zip(&chunk.names) {
+                    let list = u.groups(&chunk.groups);
+                    if let Some((_, gid)) = gone_groups.iter().find(|(gi, _)| list.contains(gi))
+                        && !users.contains_key(&UserId::new_unchecked(&*n.id))
+                    {
+                        return Err(dangling("user", &n.id, "group", gid.as_str()).into());
+                    }
                 }
             }
+        }
+        for (gi, gid) in gone_groups {
             for &ci in &g.group_children[gi as usize] {
                 if let Some(c) = m.groups.get(ci)
                     && !groups.contains_key(&c.group.id)
@@ -1248,11 +1404,9 @@ impl Incremental {
             for (ui, &ud) in g.user_dir.iter().enumerate() {
                 if ud == di
                     && let Some(u) = m.users.get(ui as u32)
-                    && !users.contains_key(&u.user.id)
+                    && !users.contains_key(&UserId::new_unchecked(&*u.id))
                 {
-                    return Err(
-                        dangling("user", u.user.id.as_str(), "directory", d_id.as_str()).into(),
-                    );
+                    return Err(dangling("user", &u.id, "directory", d_id.as_str()).into());
                 }
             }
             for (gi, &gd) in g.group_dir.iter().enumerate() {
@@ -1356,33 +1510,18 @@ impl Incremental {
         let model = &mut self.model;
         let graph = &mut self.graph;
 
-        // Groups whose users' grants may change, in the graph as it is now.
-        let mut seeds: Vec<u32> = d
-            .groups
+        // Directories whose mode changes: their groups' grants start or stop counting.
+        let mode_dirs: Vec<u32> = d
+            .directories
             .iter()
             .filter_map(|e| match e {
-                Edit::Put(g) => model.groups.slot(&g.group.id),
-                Edit::Delete(id) => model.groups.slot(id),
+                Edit::Put(x) => model
+                    .dirs
+                    .slot(&x.id)
+                    .filter(|&di| model.dirs.get(di).is_some_and(|old| old.mode != x.mode)),
+                Edit::Delete(_) => None,
             })
             .collect();
-        let mut mode_dirs = Vec::new();
-        for e in &d.directories {
-            if let Edit::Put(x) = e
-                && let Some(di) = model.dirs.slot(&x.id)
-                && model.dirs.get(di).is_some_and(|old| old.mode != x.mode)
-            {
-                mode_dirs.push(di);
-            }
-        }
-        if !mode_dirs.is_empty() {
-            for (gi, gd) in graph.group_dir.iter().enumerate() {
-                if mode_dirs.contains(gd) {
-                    seeds.push(gi as u32);
-                }
-            }
-        }
-        let mut affected = Vec::new();
-        graph.users_under(&seeds, &mut affected);
 
         // --- organizations, accounts, directories: the account tables ---
         for e in &d.organizations {
@@ -1482,10 +1621,11 @@ impl Incremental {
                 }
             }
             graph.size(model);
-            let (roles, permission_index, resource_index) = compile_roles(model)?;
-            snap.roles = Arc::new(roles);
-            snap.permission_index = Arc::new(permission_index);
-            snap.resource_index = Arc::new(resource_index);
+            let compiled = compile_roles(model)?;
+            snap.roles = Arc::new(compiled.roles);
+            snap.permission_index = Arc::new(compiled.permission_index);
+            snap.resource_index = Arc::new(compiled.resource_index);
+            snap.role_masks = Arc::new(compiled.masks);
         }
 
         // --- groups: entities first, then their edges (they may name each other) ---
@@ -1526,11 +1666,10 @@ impl Incremental {
                 *snap.groups.get_mut(gi) = entry;
             }
         }
-        seeds.extend_from_slice(&touched);
 
         // --- users ---
         // Each edited user's (directory, folded userName) before the delta.
-        let mut keys_before: HashMap<u32, (DirectoryId, String), RandomState> = HashMap::default();
+        let mut keys_before: HashMap<u32, (u32, String), RandomState> = HashMap::default();
         let mut touched_users = Vec::with_capacity(d.users.len());
         for e in &d.users {
             let id = match e {
@@ -1540,13 +1679,16 @@ impl Incremental {
             if let Some(ui) = model.users.slot(id) {
                 graph.clear_user(ui);
                 if let Some(u) = model.users.get(ui) {
-                    keys_before.entry(ui).or_insert_with(|| {
-                        (u.user.directory.clone(), fold_user_name(&u.user.user_name))
-                    });
+                    keys_before
+                        .entry(ui)
+                        .or_insert_with(|| (u.directory, fold_user_name(&u.user_name)));
                 }
             }
             let ui = match e {
-                Edit::Put(u) => model.users.put(u.user.id.clone(), u.clone())?.0,
+                Edit::Put(u) => {
+                    let record = model.user_record(u)?;
+                    model.users.put(u.user.id.clone(), record)?.0
+                }
                 Edit::Delete(id) => match model.users.delete(id) {
                     Some((ui, _)) => ui,
                     None => continue,
@@ -1561,8 +1703,10 @@ impl Incremental {
         let mut moves = Vec::new();
         for &ui in &touched_users {
             let before = keys_before.remove(&ui);
-            let user = model.users.get(ui).map(|u| &u.user);
-            let after = user.map(|u| (u.directory.clone(), fold_user_name(&u.user_name)));
+            let after = model
+                .users
+                .get(ui)
+                .map(|u| (u.directory, fold_user_name(&u.user_name)));
             if before != after {
                 moves.push((ui, before, after));
             }
@@ -1570,23 +1714,21 @@ impl Incremental {
         if !moves.is_empty() {
             let dirs = Arc::make_mut(&mut snap.directories);
             for (ui, before, _) in &moves {
-                if let Some((dir, name)) = before
-                    && let Some(di) = model.dirs.slot(dir)
+                if let Some((di, name)) = before
+                    && let Some(entry) = dirs.get_mut(*di as usize)
                 {
-                    let id = &self.current.user(*ui).0.id;
-                    dirs[di as usize].by_name.remove_if(name, *ui);
-                    dirs[di as usize].by_id.remove_if(id, *ui);
+                    let id = &self.current.user_names(*ui).id;
+                    entry.by_name.remove_if(name, *ui);
+                    entry.by_id.remove_if(id, *ui);
                 }
             }
             for (ui, _, after) in &moves {
-                if let Some((dir, name)) = after
-                    && let Some(di) = model.dirs.slot(dir)
+                if let Some((di, _)) = after
+                    && let Some(entry) = dirs.get_mut(*di as usize)
                     && let Some(u) = model.users.get(*ui)
                 {
-                    dirs[di as usize].by_name.insert_absent(name, *ui);
-                    dirs[di as usize]
-                        .by_id
-                        .insert_absent(u.user.id.as_str(), *ui);
+                    entry.by_name.insert_absent(name_key(&u.user_name), *ui);
+                    entry.by_id.insert_absent(Arc::clone(&u.id), *ui);
                 }
             }
         }
@@ -1597,28 +1739,38 @@ impl Incremental {
                 graph.set_user(model, &mut scopes, ui, u)?;
             }
         }
-        affected.extend_from_slice(&touched_users);
 
-        // Groups of a directory whose mode changed, and edited groups, in
-        // the graph as it is now.
-        graph.users_under(&seeds, &mut affected);
+        // --- recompile the chunks of the edited groups and those under
+        // them (their effective grants include the edited ones'), then of
+        // the edited users ---
+        let mut affected = Vec::new();
+        graph.groups_under(&touched, &mut affected);
+        if !mode_dirs.is_empty() {
+            affected.extend(
+                (0..graph.group_dir.len() as u32)
+                    .filter(|&gi| mode_dirs.contains(&graph.group_dir[gi as usize])),
+            );
+        }
         affected.sort_unstable();
         affected.dedup();
-
-        // --- recompile the chunks of the affected users ---
+        let mut grants = snap.stats.grants;
+        let chunks = model.groups.len().div_ceil(CHUNK);
+        while snap.group_grants.len() < chunks {
+            snap.group_grants.push(Arc::new(GroupChunk::default()));
+        }
+        for (c, redo) in by_chunk(&affected) {
+            let old = &snap.group_grants[c];
+            let chunk = graph.group_chunk(model, c, Some(old), Some(redo), &mut self.scratch)?;
+            grants = grants - old.grant_count() + chunk.grant_count();
+            snap.group_grants[c] = Arc::new(chunk);
+        }
         let chunks = model.users.len().div_ceil(CHUNK);
         while snap.users.len() < chunks {
             snap.users.push(Arc::new(UserChunk::default()));
         }
-        let mut grants = snap.stats.grants;
-        let mut rest = &affected[..];
-        while let Some(&first) = rest.first() {
-            let c = first as usize / CHUNK;
-            let end = rest.partition_point(|&u| (u as usize) / CHUNK == c);
-            let (redo, tail) = rest.split_at(end);
-            rest = tail;
+        for (c, redo) in by_chunk(&touched_users) {
             let old = &snap.users[c];
-            let chunk = graph.user_chunk(model, c, Some(old), Some(redo), &mut self.scratch)?;
+            let chunk = graph.user_chunk(model, c, Some(old), Some(redo))?;
             grants = grants - old.grants.len() + chunk.grants.len();
             snap.users[c] = Arc::new(chunk);
         }

@@ -1,22 +1,31 @@
 //! Compiles a [`State`] into an immutable, indexed [`Snapshot`]: ids interned
-//! into dense integers, each user's effective grants flattened through nested
-//! groups, role permission sets as bit sets, and each account's organization
-//! and governing directory precomputed. The engine answers from it alone.
+//! into dense integers, each group's effective grants (its own role
+//! assignments and those of every group above it) gathered once, each user
+//! with its own grants and its direct groups, role permission sets as bit
+//! sets, and each account's organization and governing directory
+//! precomputed. The engine answers from it alone.
 //!
 //! ```text
 //! account ──▶ governing directory ──▶ user (folded userName | SCIM id)
-//!                                        │ grants (flattened, saml-suppressed last)
+//!                                        │ own grants, direct groups
+//!                                        ▼
+//!                     group ──▶ effective grants (counted unless saml)
 //!                                        ▼
 //!                          (role, scope, via group) ──▶ role bit sets
 //! ```
 //!
+//! A user's grants are not flattened per user: at 1M users in 5 groups each,
+//! flattened grants took 12M entries, the groups' effective grants take
+//! 0.36M, and a change to a group's roles recompiles the groups under it
+//! instead of every member.
+//!
 //! Storage is shaped for copy-on-write ([`Incremental`] applies deltas):
-//! users sit in `Arc`'d chunks of 256 with their flattened grants in a
-//! per-chunk arena, groups in `Arc`'d chunks, each directory's userName and
-//! SCIM id maps in `Arc`'d shards picked by the key's hash (hashed once);
-//! indices are stable and a deleted entity leaves a tombstone no lookup
-//! returns. Accounts, roles and scopes are small and kept whole.
-
+//! users sit in `Arc`'d chunks of 256 with their own grants and direct
+//! groups in per-chunk arenas, groups' effective grants likewise, group
+//! names in `Arc`'d chunks, each directory's userName and SCIM id maps in
+//! `Arc`'d shards picked by the key's hash (hashed once); indices are stable
+//! and a deleted entity leaves a tombstone no lookup returns. Accounts,
+//! roles and scopes are small and kept whole.
 mod bitset;
 mod holder;
 mod incremental;
@@ -85,20 +94,73 @@ pub(crate) struct DirectoryEntry {
     pub(crate) accounts: Box<[u32]>,
 }
 
-/// A deleted user or group keeps its index as a tombstone (empty id, no
-/// grants) that no lookup returns.
-#[derive(Debug, Clone)]
+/// Direct groups a user entry holds inline; more go to its chunk's arena.
+pub(crate) const INLINE_GROUPS: usize = 5;
+const SPILLED: u8 = u8::MAX;
+
+/// What a check reads of a user, 32 bytes: its own grants' place in the
+/// chunk's arena and its direct groups, inline when there are at most
+/// [`INLINE_GROUPS`] (most users), so a check reads no other line of the user.
+/// A deleted user keeps its index as a tombstone (inactive, empty names) no
+/// lookup returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct UserEntry {
-    /// Shared, so that recompiling a chunk copies no string.
+    /// The user's own role assignments: `grants[start..end]` of its chunk.
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+    /// The direct groups: the first `len` inline, or when `len` is
+    /// `SPILLED`, `groups[inline[0]..inline[0] + inline[1]]` of the chunk.
+    inline: [u32; INLINE_GROUPS],
+    len: u8,
+    pub(crate) active: bool,
+}
+
+impl UserEntry {
+    /// An entry whose direct groups are `list`; a long list is appended to
+    /// the chunk's `arena`.
+    pub(crate) fn new(
+        active: bool,
+        (start, end): (u32, u32),
+        list: &[u32],
+        arena: &mut Vec<u32>,
+    ) -> Result<Self, BuildError> {
+        let mut inline = [0; INLINE_GROUPS];
+        let len = if list.len() <= INLINE_GROUPS {
+            inline[..list.len()].copy_from_slice(list);
+            list.len() as u8
+        } else {
+            inline[0] = idx(arena.len())?;
+            inline[1] = idx(list.len())?;
+            arena.extend_from_slice(list);
+            SPILLED
+        };
+        Ok(Self {
+            start,
+            end,
+            inline,
+            len,
+            active,
+        })
+    }
+
+    /// The user's direct groups (`arena` is its chunk's).
+    #[inline]
+    pub(crate) fn groups<'a>(&'a self, arena: &'a [u32]) -> &'a [u32] {
+        if self.len == SPILLED {
+            let at = self.inline[0] as usize;
+            &arena[at..at + self.inline[1] as usize]
+        } else {
+            &self.inline[..self.len as usize]
+        }
+    }
+}
+
+/// A user's names, kept apart from what a check reads. Shared with the
+/// model and the directory maps, so recompiling a chunk copies no string.
+#[derive(Debug, Clone)]
+pub(crate) struct UserNames {
     pub(crate) id: Arc<str>,
     pub(crate) user_name: Arc<str>,
-    pub(crate) active: bool,
-    /// Offsets into the grants of the user's chunk: `grants[start..counted]`
-    /// count; `grants[counted..end]` are group grants of a `saml` directory,
-    /// kept only to explain a deny.
-    pub(crate) start: u32,
-    pub(crate) counted: u32,
-    pub(crate) end: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -137,7 +199,7 @@ impl CompiledScope {
     }
 }
 
-/// One flattened path to a role: `via` is the group holding the role
+/// One path to a role: `via` is the group holding the role
 /// assignment, or [`NONE`] for a role assignment on the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Grant {
@@ -146,12 +208,116 @@ pub(crate) struct Grant {
     pub(crate) via: u32,
 }
 
-/// [`CHUNK`] consecutive users and their flattened grants, shared between
-/// snapshots until one of them changes.
+/// [`CHUNK`] consecutive users with their own grants and their direct
+/// groups, shared between snapshots until one of them changes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UserChunk {
     pub(crate) users: Vec<UserEntry>,
+    /// Parallel to `users`.
+    pub(crate) names: Vec<UserNames>,
     pub(crate) grants: Vec<Grant>,
+    /// Direct group lists too long to sit inline.
+    pub(crate) groups: Vec<u32>,
+}
+
+/// What a check reads of a group before its grants: whether they count
+/// (the group's directory is in `dashboard` mode; a group's members and
+/// parents are of its directory) and which roles they hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct GroupSpan {
+    pub(crate) counts: bool,
+    /// The roles of the grants, as [`role_bit`]s: a check skips a group
+    /// none of whose roles allows the permission without reading its grants.
+    pub(crate) roles: u64,
+}
+
+impl GroupSpan {
+    /// The span and grant count as the record header that precedes a
+    /// group's grants in its chunk.
+    fn header(self, len: u32) -> Grant {
+        Grant {
+            role: len << 1 | u32::from(self.counts),
+            scope: self.roles as u32,
+            via: (self.roles >> 32) as u32,
+        }
+    }
+
+    fn of_header(h: Grant) -> (Self, usize) {
+        let span = GroupSpan {
+            counts: h.role & 1 == 1,
+            roles: u64::from(h.via) << 32 | u64::from(h.scope),
+        };
+        (span, (h.role >> 1) as usize)
+    }
+}
+
+/// A role's bit in a role mask: roles past the 63rd share the last bit, so a
+/// mask may say "maybe" but never "no" wrongly.
+#[inline]
+pub(crate) fn role_bit(role: u32) -> u64 {
+    1u64 << role.min(63)
+}
+
+/// For each interned permission and wildcard resource, the roles that allow
+/// it, as [`role_bit`] masks.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RoleMasks {
+    /// Roles granting `*`.
+    pub(crate) all: u64,
+    /// By permission index.
+    pub(crate) exact: Vec<u64>,
+    /// By resource index.
+    pub(crate) resource: Vec<u64>,
+}
+
+/// [`CHUNK`] consecutive groups' effective grants: each group's own role
+/// assignments and those of every group above it (each group once, so a
+/// cycle ends), shared between snapshots until one of them changes. Each
+/// group is one record in `data` — a header (its [`GroupSpan`] and grant
+/// count) followed by its grants — so a check reads a group in one place.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GroupChunk {
+    /// Where each group's record starts in `data`.
+    at: Vec<u32>,
+    data: Vec<Grant>,
+}
+
+impl GroupChunk {
+    pub(crate) fn with_capacity(groups: usize, grants: usize) -> Self {
+        Self {
+            at: Vec::with_capacity(groups),
+            data: Vec::with_capacity(groups + grants),
+        }
+    }
+
+    /// Appends the next group's record.
+    pub(crate) fn push(&mut self, span: GroupSpan, grants: &[Grant]) -> Result<(), BuildError> {
+        self.at.push(idx(self.data.len())?);
+        self.data.push(span.header(idx(grants.len())?));
+        self.data.extend_from_slice(grants);
+        Ok(())
+    }
+
+    /// Group `i` of the chunk: its span and grants.
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<(GroupSpan, &[Grant])> {
+        let at = *self.at.get(i)? as usize;
+        let (span, len) = GroupSpan::of_header(self.data[at]);
+        Some((span, &self.data[at + 1..at + 1 + len]))
+    }
+
+    /// Grants held, headers left out.
+    pub(crate) fn grant_count(&self) -> usize {
+        self.data.len() - self.at.len()
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.data.shrink_to_fit();
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.at.capacity() * size_of::<u32>() + self.data.capacity() * size_of::<Grant>()
+    }
 }
 
 /// The compiled, immutable decision data at one revision. Its parts are
@@ -165,10 +331,12 @@ pub struct Snapshot {
     pub(crate) account_index: Arc<StrMap>,
     pub(crate) directories: Arc<Vec<DirectoryEntry>>,
     pub(crate) users: Vec<Arc<UserChunk>>,
+    pub(crate) group_grants: Vec<Arc<GroupChunk>>,
     pub(crate) groups: Chunked<GroupEntry>,
     pub(crate) roles: Arc<Vec<RoleEntry>>,
     pub(crate) permission_index: Arc<StrMap>,
     pub(crate) resource_index: Arc<StrMap>,
+    pub(crate) role_masks: Arc<RoleMasks>,
     pub(crate) scopes: Arc<Vec<CompiledScope>>,
     /// The scopes as written, for explanations; parallel to `scopes`.
     pub(crate) scope_models: Arc<Vec<Scope>>,
@@ -219,11 +387,18 @@ impl Snapshot {
                     + 16
                     + c.users.capacity() * size_of::<UserEntry>()
                     + c.grants.capacity() * size_of::<Grant>()
-                    + c.users
+                    + c.groups.capacity() * size_of::<u32>()
+                    + c.names.capacity() * size_of::<UserNames>()
+                    + c.names
                         .iter()
                         .map(|u| u.id.len() + u.user_name.len() + 4 * size_of::<usize>())
                         .sum::<usize>()
             })
+            .sum::<usize>();
+        let group_grants = self
+            .group_grants
+            .iter()
+            .map(|c| size_of::<Arc<GroupChunk>>() + size_of::<GroupChunk>() + 16 + c.heap_bytes())
             .sum::<usize>();
         let dirs = self
             .directories
@@ -236,6 +411,7 @@ impl Snapshot {
             .map(|r| r.exact.heap_bytes() + r.resources.heap_bytes())
             .sum::<usize>();
         strs + users
+            + group_grants
             + dirs
             + roles
             + self.orgs.capacity() * size_of::<OrgEntry>()
@@ -249,12 +425,44 @@ impl Snapshot {
             + map(&self.resource_index)
     }
 
-    /// A user by index with the grants arena of its chunk.
+    /// A user by index with its chunk (whose arenas its offsets index).
     #[inline]
-    pub(crate) fn user(&self, ui: u32) -> (&UserEntry, &[Grant]) {
+    pub(crate) fn user(&self, ui: u32) -> (&UserEntry, &UserChunk) {
         let ui = ui as usize;
         let chunk = &self.users[ui >> CHUNK_BITS];
-        (&chunk.users[ui & (CHUNK - 1)], &chunk.grants)
+        (&chunk.users[ui & (CHUNK - 1)], chunk)
+    }
+
+    /// A user's names by index.
+    #[inline]
+    pub(crate) fn user_names(&self, ui: u32) -> &UserNames {
+        let ui = ui as usize;
+        &self.users[ui >> CHUNK_BITS].names[ui & (CHUNK - 1)]
+    }
+
+    /// A group's effective grants and their span (whether they count, which
+    /// roles they hold).
+    #[inline]
+    pub(crate) fn group_grants(&self, gi: u32) -> (&[Grant], GroupSpan) {
+        let gi = gi as usize;
+        match self.group_grants[gi >> CHUNK_BITS].get(gi & (CHUNK - 1)) {
+            Some((span, grants)) => (grants, span),
+            None => (&[], GroupSpan::default()),
+        }
+    }
+
+    /// The roles that allow a permission key, as [`role_bit`]s.
+    #[inline]
+    pub(crate) fn allowing_roles(&self, (exact, resource): (u32, u32)) -> u64 {
+        let m = &*self.role_masks;
+        let mut mask = m.all;
+        if exact != NONE {
+            mask |= m.exact.get(exact as usize).copied().unwrap_or(0);
+        }
+        if resource != NONE {
+            mask |= m.resource.get(resource as usize).copied().unwrap_or(0);
+        }
+        mask
     }
 
     #[inline]
@@ -328,4 +536,25 @@ pub(crate) fn idx(n: usize) -> Result<u32, BuildError> {
 /// Compiles `state` into a snapshot.
 pub fn build(state: &State) -> Result<Snapshot, BuildError> {
     incremental::build(state)
+}
+
+// A check reads one 32-byte entry per user.
+const _: () = assert!(size_of::<UserEntry>() == 32);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_entry_keeps_short_group_lists_inline_and_spills_long_ones() {
+        let mut arena = vec![7, 7];
+        let short = UserEntry::new(true, (0, 0), &[1, 2, 3, 4, 5], &mut arena).unwrap();
+        assert_eq!(short.groups(&arena), &[1, 2, 3, 4, 5]);
+        assert_eq!(arena.len(), 2, "nothing spilled");
+        let long = UserEntry::new(true, (0, 0), &[9, 8, 7, 6, 5, 4], &mut arena).unwrap();
+        assert_eq!(long.groups(&arena), &[9, 8, 7, 6, 5, 4]);
+        assert_eq!(arena.len(), 8);
+        let none = UserEntry::new(false, (3, 3), &[], &mut arena).unwrap();
+        assert!(none.groups(&arena).is_empty());
+    }
 }

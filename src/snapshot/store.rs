@@ -85,7 +85,8 @@ fn shard_count(n: usize) -> usize {
     (n / 512).next_power_of_two().clamp(1, 4096)
 }
 
-type Shard = HashTable<(Box<str>, u32)>;
+/// Keys are shared with the users' entries where they are equal.
+type Shard = HashTable<(Arc<str>, u32)>;
 
 /// A map from strings to indices in `Arc`'d shards.
 #[derive(Debug, Clone)]
@@ -135,14 +136,13 @@ impl ShardedMap {
     }
 
     /// Inserts `key → v` unless `key` is present; true if inserted.
-    pub(crate) fn insert_absent(&mut self, key: &str, v: u32) -> bool {
-        let (h, s) = self.locate(key);
-        if self.shards[s].find(h, |e| &*e.0 == key).is_some() {
+    pub(crate) fn insert_absent(&mut self, key: Arc<str>, v: u32) -> bool {
+        let (h, s) = self.locate(&key);
+        if self.shards[s].find(h, |e| *e.0 == *key).is_some() {
             return false;
         }
         let hasher = &self.hasher;
-        Arc::make_mut(&mut self.shards[s])
-            .insert_unique(h, (key.into(), v), |e| hasher.hash_one(&*e.0));
+        Arc::make_mut(&mut self.shards[s]).insert_unique(h, (key, v), |e| hasher.hash_one(&*e.0));
         true
     }
 
@@ -168,7 +168,7 @@ impl ShardedMap {
         self.shards
             .iter()
             .map(|s| {
-                s.capacity() * (size_of::<(Box<str>, u32)>() + 1)
+                s.capacity() * (size_of::<(Arc<str>, u32)>() + 1)
                     + s.iter().map(|e| e.0.len()).sum::<usize>()
             })
             .sum::<usize>()
@@ -198,9 +198,9 @@ mod tests {
     fn sharded_map_inserts_finds_and_removes() {
         let mut m = ShardedMap::with_capacity(RandomState::default(), 5000);
         for i in 0..5000u32 {
-            assert!(m.insert_absent(&format!("k{i}"), i));
+            assert!(m.insert_absent(format!("k{i}").into(), i));
         }
-        assert!(!m.insert_absent("k1", 9));
+        assert!(!m.insert_absent("k1".into(), 9));
         let before = m.clone();
         m.remove_if("k1", 9);
         assert_eq!(m.get("k1"), Some(1));
