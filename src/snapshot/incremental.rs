@@ -573,15 +573,9 @@ impl Scratch {
 impl Graph {
     /// Appends group `gi`'s effective grants to `out`: its own role
     /// assignments, then those of the groups above it (each group once, so a
-    /// cycle ends). Returns (start, end).
-    fn group_closure(
-        &self,
-        gi: u32,
-        s: &mut Scratch,
-        out: &mut Vec<Grant>,
-    ) -> Result<(u32, u32), BuildError> {
+    /// cycle ends).
+    fn group_closure(&self, gi: u32, s: &mut Scratch, out: &mut Vec<Grant>) {
         let stamp = s.next_stamp(self.group_parents.len());
-        let start = idx(out.len())?;
         s.stack.clear();
         s.stack.push(gi);
         while let Some(g) = s.stack.pop() {
@@ -602,7 +596,6 @@ impl Graph {
             s.stack
                 .extend(self.group_parents[g as usize].iter().rev().copied());
         }
-        Ok((start, idx(out.len())?))
     }
 
     /// Chunk `c` of the groups' effective grants: the groups in `redo`
@@ -630,7 +623,7 @@ impl Graph {
                 chunk.push(span, old_grants)?;
             } else if model.groups.get(gi32).is_some() {
                 grants.clear();
-                self.group_closure(gi32, s, &mut grants)?;
+                self.group_closure(gi32, s, &mut grants);
                 let span = GroupSpan {
                     counts: model.counts(self.group_dir[gi]),
                     roles: grants.iter().fold(0, |m, g| m | role_bit(g.role)),
