@@ -493,8 +493,6 @@ impl Follower {
         let started = Instant::now();
         let (replica, written) = match tokio::task::spawn_blocking(move || {
             let written = cache::write(&path, &replica.state());
-            // The exported state and its encoding are freed by now.
-            super::replica::return_freed_memory();
             (replica, written)
         })
         .await

@@ -46,10 +46,9 @@ impl Replica {
 
 /// Returns to the system the memory the allocator holds free. A whole state
 /// passes through several copies on its way in (the bytes received, the
-/// decoded message, the entities, the state) and on its way to the cache
-/// file (the state exported, its encoding) that are freed once done with;
-/// glibc's allocator would keep that memory resident.
-pub(crate) fn return_freed_memory() {
+/// decoded message, the entities, the state) that are freed once the
+/// snapshot is built; glibc's allocator would keep that memory resident.
+fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free pages of glibc's own heap.
     unsafe {
