@@ -391,19 +391,15 @@ impl Follower {
     async fn load_full(&mut self, whole: Assembly) -> anyhow::Result<()> {
         let started = Instant::now();
         let replica = tokio::task::spawn_blocking(move || -> anyhow::Result<Replica> {
-            // Each copy of the state goes as soon as the next is made.
             let msg = pb::StateDelta::decode(whole.bytes.as_slice())?;
-            let revision = whole.revision;
-            drop(whole);
             let delta = convert::decode(msg)?;
             anyhow::ensure!(
-                delta.revision == revision,
-                "the snapshot's chunks say revision {revision} but its body {}",
+                delta.revision == whole.revision,
+                "the snapshot's chunks say revision {} but its body {}",
+                whole.revision,
                 delta.revision
             );
-            let state = convert::state_of_full(&delta);
-            drop(delta);
-            Ok(Replica::new(state)?)
+            Ok(Replica::new(convert::state_of_full(&delta))?)
         })
         .await??;
         let revision = replica.revision();

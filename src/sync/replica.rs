@@ -13,12 +13,10 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// Compiles `state` (consumed: it is freed once compiled) and hands the
-    /// memory its copies took back to the system.
     pub fn new(state: State) -> Result<Self, BuildError> {
-        let inner = Incremental::new(state)?;
-        return_freed_memory();
-        Ok(Self { inner })
+        Ok(Self {
+            inner: Incremental::new(state)?,
+        })
     }
 
     pub fn revision(&self) -> Revision {
@@ -41,17 +39,5 @@ impl Replica {
         let before = self.inner.revision();
         let snap = self.inner.apply(delta)?;
         Ok((snap.revision() > before).then_some(snap))
-    }
-}
-
-/// Returns to the system the memory the allocator holds free. A whole state
-/// passes through several copies on its way in (the bytes received, the
-/// decoded message, the entities, the state) that are freed once the
-/// snapshot is built; glibc's allocator would keep that memory resident.
-fn return_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free pages of glibc's own heap.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
