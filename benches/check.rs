@@ -24,34 +24,18 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput};
+use rolecall::bench::generate::{self, Query};
 use rolecall::engine;
-use rolecall::model::{Account, State, User};
+use rolecall::model::State;
 use rolecall::snapshot::{self, Snapshot};
 
 mod common;
-use common::{PERMISSIONS, Rng, generate, resident_bytes, sizes_from_env};
+use common::{Rng, resident_bytes, sizes_from_env};
 
 /// Queries per pool; a power of two so the index is a mask.
 const POOL: usize = 4096;
 
 // === queries ===
-
-#[derive(Clone)]
-struct Query {
-    user: String,
-    permission: &'static str,
-    account: String,
-}
-
-/// How a query names a user: the stored userName, a case variant of it, or
-/// the SCIM id.
-fn user_ref(rng: &mut Rng, u: &User) -> String {
-    match rng.below(20) {
-        0..=13 => u.user_name.clone(),
-        14..=16 => u.user_name.to_uppercase(),
-        _ => u.id.to_string(),
-    }
-}
 
 struct Queries {
     hit: Vec<Query>,
@@ -59,92 +43,11 @@ struct Queries {
     mixed: Vec<Query>,
 }
 
+/// The pools, from the generator's query mix (`generate::queries`): all
+/// allowed, all denied, and the two interleaved half and half.
 fn queries(st: &State, snap: &Snapshot, rng: &mut Rng) -> Queries {
-    let main_users: Vec<&User> = st
-        .users
-        .iter()
-        .filter(|u| u.directory.as_str() == "dir_main")
-        .collect();
-    let inactive: Vec<&User> = main_users.iter().copied().filter(|u| !u.active).collect();
-    let side_users: Vec<&User> = st
-        .users
-        .iter()
-        .filter(|u| u.directory.as_str() == "dir_side")
-        .collect();
-    let main_accounts: Vec<&Account> = st
-        .accounts
-        .iter()
-        .filter(|a| {
-            a.organization
-                .as_ref()
-                .is_some_and(|o| o.as_str() == "org_main")
-        })
-        .collect();
-    let side_accounts: Vec<&Account> = st
-        .accounts
-        .iter()
-        .filter(|a| {
-            a.organization
-                .as_ref()
-                .is_some_and(|o| o.as_str() == "org_side")
-        })
-        .collect();
-    let nodir: Vec<&Account> = st
-        .accounts
-        .iter()
-        .filter(|a| a.organization.is_none())
-        .collect();
-    let q = |user: String, permission: &'static str, account: &str| Query {
-        user,
-        permission,
-        account: account.to_owned(),
-    };
-
-    let mut hit = Vec::with_capacity(POOL);
-    let mut tries = 0u64;
-    while hit.len() < POOL {
-        tries += 1;
-        assert!(tries < 200_000_000, "cannot find enough allowed checks");
-        let u = *rng.pick(&main_users);
-        let perm = *rng.pick(&PERMISSIONS);
-        let query = q(user_ref(rng, u), perm, rng.pick(&main_accounts).id.as_str());
-        if engine::check(snap, &query.user, query.permission, &query.account) {
-            hit.push(query);
-        }
-    }
-
-    // Misses: unknown users, unknown accounts, accounts with no directory,
-    // inactive users, users of another directory, saml-suppressed group
-    // roles, and (half of them) known active users without a grant.
-    let mut miss = Vec::with_capacity(POOL);
-    while miss.len() < POOL {
-        let perm = *rng.pick(&PERMISSIONS);
-        let acct = rng.pick(&main_accounts).id.to_string();
-        let u = *rng.pick(&main_users);
-        let query = match rng.below(20) {
-            0..=3 => q(
-                format!("nobody{}@example.com", rng.below(1 << 20)),
-                perm,
-                &acct,
-            ),
-            4 => q(user_ref(rng, u), perm, "acct_missing"),
-            5 => q(user_ref(rng, u), perm, rng.pick(&nodir).id.as_str()),
-            6 if !inactive.is_empty() => {
-                let x = *rng.pick(&inactive);
-                q(user_ref(rng, x), perm, &acct)
-            }
-            7 => q(user_ref(rng, u), perm, rng.pick(&side_accounts).id.as_str()),
-            8 | 9 => {
-                let s = *rng.pick(&side_users);
-                q(user_ref(rng, s), perm, rng.pick(&side_accounts).id.as_str())
-            }
-            _ => q(user_ref(rng, u), perm, &acct),
-        };
-        if !engine::check(snap, &query.user, query.permission, &query.account) {
-            miss.push(query);
-        }
-    }
-
+    let hit = generate::queries(st, snap, POOL, 100, rng);
+    let miss = generate::queries(st, snap, POOL, 0, rng);
     let mut mixed = Vec::with_capacity(POOL);
     let (mut h, mut m) = (0, 0);
     while mixed.len() < POOL {
@@ -173,7 +76,7 @@ fn fixture(smoke: bool) -> &'static Fixture {
         let sizes = sizes_from_env(smoke);
         let mut rng = Rng(0x5EED_C0FF_EE00_0001);
         let t = Instant::now();
-        let state = generate(&sizes, &mut rng);
+        let state = generate::generate(&sizes, &mut rng);
         let generated = t.elapsed();
         let rss_before = resident_bytes();
         let t = Instant::now();
@@ -230,7 +133,7 @@ fn latency(name: &str, snap: &Snapshot, qs: &[Query], calls: usize) {
             allowed += usize::from(engine::check(
                 snap,
                 black_box(&q.user),
-                black_box(q.permission),
+                black_box(q.permission.as_str()),
                 black_box(&q.account),
             ));
         }
@@ -273,7 +176,7 @@ fn bench_check(c: &mut Criterion, smoke: bool) {
                 engine::check(
                     snap,
                     black_box(&q.user),
-                    black_box(q.permission),
+                    black_box(q.permission.as_str()),
                     black_box(&q.account),
                 )
             })
@@ -293,7 +196,7 @@ fn bench_check(c: &mut Criterion, smoke: bool) {
             engine::explain(
                 snap,
                 black_box(&q.user),
-                black_box(q.permission),
+                black_box(q.permission.as_str()),
                 black_box(&q.account),
             )
             .allowed()

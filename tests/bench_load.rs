@@ -163,13 +163,7 @@ async fn check_and_batch_check_against_serve_on_a_generated_data_set() {
 
     // Half the generated checks are allowed: both answers come back.
     let (_, r) = load(&addr, &["--requests", &requests, "--concurrency", "4"]).await;
-    assert_clean(&r);
-    let (decisions, allowed) = (u(&r, "decisions"), u(&r, "allowed"));
-    assert_eq!(decisions, u(&r, "requests"));
-    assert!(
-        allowed > 0 && allowed < decisions,
-        "{allowed} of {decisions} allowed: {r:#}"
-    );
+    assert_both_answers(&r, 1);
 
     let (_, r) = load(
         &addr,
@@ -185,13 +179,7 @@ async fn check_and_batch_check_against_serve_on_a_generated_data_set() {
         ],
     )
     .await;
-    assert_clean(&r);
-    let (decisions, allowed) = (u(&r, "decisions"), u(&r, "allowed"));
-    assert_eq!(decisions, 100 * u(&r, "requests"), "{r:#}");
-    assert!(
-        allowed > 0 && allowed < decisions,
-        "{allowed} of {decisions} allowed: {r:#}"
-    );
+    assert_both_answers(&r, 100);
 
     let (_, r) = load(
         &addr,
@@ -311,4 +299,16 @@ async fn a_bad_requests_file_or_address_is_a_clear_error_with_exit_code_2() {
     .await;
     assert_eq!(run.code, Some(2), "{run:#?}");
     assert!(run.stderr.contains("--batch-size"), "{run:#?}");
+}
+
+/// A clean run over the generated checks (half allowed): `per_call`
+/// decisions a call, and both answers among them.
+fn assert_both_answers(r: &Value, per_call: u64) {
+    assert_clean(r);
+    let (decisions, allowed) = (u(r, "decisions"), u(r, "allowed"));
+    assert_eq!(decisions, per_call * u(r, "requests"), "{r:#}");
+    assert!(
+        allowed > 0 && allowed < decisions,
+        "{allowed} of {decisions} allowed: {r:#}"
+    );
 }

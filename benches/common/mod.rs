@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 #[allow(unused_imports)]
-pub use rolecall::bench::generate::{PERMISSIONS, ROLES, Rng, Shape as Sizes, generate};
+pub use rolecall::bench::generate::{PERMISSIONS, Rng, Shape as Sizes, generate};
 
 /// The shape for `ROLECALL_BENCH_USERS` users (default 100k, or 5k for a smoke run).
 pub fn sizes_from_env(smoke: bool) -> Sizes {

@@ -248,8 +248,9 @@ impl<'s> Resolved<'s> {
 
 #[inline]
 fn grant_matches(snap: &Snapshot, g: &Grant, r: &Resolved<'_>, key: (u32, u32)) -> bool {
-    snap.scopes[g.scope as usize].covers(r.account, r.org)
-        && snap.roles[g.role as usize].allows(key)
+    // The role first: a bit test, where a scope may search a list.
+    snap.roles[g.role as usize].allows(key)
+        && snap.scopes[g.scope as usize].covers(r.account, r.org)
 }
 
 /// May `user` do `permission` on `account`? Inputs are assumed validated
@@ -270,12 +271,7 @@ pub fn check(snap: &Snapshot, user: &str, permission: &str, account: &str) -> bo
     if allowing == 0 {
         return false;
     }
-    let (scopes, roles) = (&snap.scopes[..], &snap.roles[..]);
-    let may = |g: &Grant| {
-        role_bit(g.role) & allowing != 0
-            && roles[g.role as usize].allows(key)
-            && scopes[g.scope as usize].covers(r.account, r.org)
-    };
+    let may = |g: &Grant| role_bit(g.role) & allowing != 0 && grant_matches(snap, g, &r, key);
     for g in own {
         if may(g) {
             return true;

@@ -154,3 +154,11 @@ pub struct State {
 pub fn fold_user_name(s: &str) -> String {
     s.to_lowercase()
 }
+
+/// Whether `s` is its own folded form, known without folding it: ASCII with
+/// no upper-case letter. (A non-ASCII name may be folded already too; this
+/// says no for it, and the caller folds.)
+#[inline]
+pub fn is_folded(s: &str) -> bool {
+    s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase())
+}

@@ -33,6 +33,7 @@ use crate::model::{
     Account, AccountId, Delta, Directory, DirectoryId, Edit, GroupEdges, GroupId, Member,
     Membership, Mode, Organization, OrganizationId, Owner, PermissionPattern, Revision, Role,
     RoleAssignment, RoleName, Scope, State, Subject, User, UserEdges, UserId, fold_user_name,
+    is_folded,
 };
 
 // === entities in stable slots ===
@@ -1092,6 +1093,9 @@ impl From<BuildError> for Invalid {
 /// The key of a userName in a directory's map: the folded name, sharing the
 /// name's allocation when folding changes nothing.
 fn name_key(user_name: &Arc<str>) -> Arc<str> {
+    if is_folded(user_name) {
+        return Arc::clone(user_name);
+    }
     let folded = fold_user_name(user_name);
     if *folded == **user_name {
         Arc::clone(user_name)

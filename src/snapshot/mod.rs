@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
-use crate::model::{PermissionPattern, Revision, Scope, State, fold_user_name};
+use crate::model::{PermissionPattern, Revision, Scope, State, fold_user_name, is_folded};
 use bitset::BitSet;
 pub use holder::SnapshotHolder;
 pub use incremental::{ApplyError, Incremental};
@@ -475,8 +475,7 @@ impl Snapshot {
     #[inline]
     pub(crate) fn find_user(&self, dir: &DirectoryEntry, user: &str) -> Option<u32> {
         const STACK: usize = 128;
-        let needs_fold = !user.is_ascii() || user.bytes().any(|b| b.is_ascii_uppercase());
-        if !needs_fold {
+        if is_folded(user) {
             // The folded name is the input itself: hash it once for both
             // maps (a directory's maps share one hasher).
             let h = dir.by_name.hash(user);
