@@ -149,15 +149,16 @@ impl ControlPlane {
             },
             admin_token,
         );
-        let app = http::router(HttpState {
-            holder,
-            status: Arc::clone(refresher.status()),
-            metrics,
-            sync: None,
-        })
-        .nest("/scim/v2", scim)
-        .nest(admin::PREFIX, admin)
-        .layer(axum::middleware::from_fn(http::trace));
+        let app = http::edge(
+            http::router(HttpState {
+                holder,
+                status: Arc::clone(refresher.status()),
+                metrics,
+                sync: None,
+            })
+            .nest("/scim/v2", scim)
+            .nest(admin::PREFIX, admin),
+        );
         Self {
             store,
             refresher,

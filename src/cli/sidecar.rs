@@ -148,7 +148,7 @@ pub async fn run(args: SidecarArgs) -> anyhow::Result<()> {
         Some(health.clone()),
         Duration::from_millis(250),
     ));
-    let app = http::router(HttpState {
+    let app = http::edge(http::router(HttpState {
         holder: Arc::clone(&holder),
         status: Arc::clone(publisher.status()),
         metrics,
@@ -157,8 +157,7 @@ pub async fn run(args: SidecarArgs) -> anyhow::Result<()> {
             on_stale: args.on_stale,
             max_staleness: args.max_staleness,
         }),
-    })
-    .layer(axum::middleware::from_fn(http::trace));
+    }));
     let http_task = serve_http(http_listener, app, shutdown_rx.clone());
     let follow = tokio::spawn(follower.run());
     tracing::info!(

@@ -1,8 +1,11 @@
 //! The HTTP edge: `/healthz` and `/metrics` now; the SCIM service provider
 //! and the admin API mount here too.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
+
+use tower_http::catch_panic::CatchPanicLayer;
 
 use tracing::Instrument;
 
@@ -82,6 +85,34 @@ pub async fn trace(req: Request, next: Next) -> Response {
     resp
 }
 
+/// The layers every HTTP surface shares, outermost first: the trace span and
+/// metrics, then a guard that turns a panic in a handler into a 500 answer
+/// (without it the connection would close with no answer at all).
+pub fn edge(app: Router) -> Router {
+    app.layer(CatchPanicLayer::custom(|panic: Box<dyn Any + Send>| {
+        log_panic(&*panic);
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": {
+                "code": "internal",
+                "message": "the request failed inside rolecall; it may or may not have been applied. The server log has the details",
+            }})),
+        )
+            .into_response()
+    }))
+    .layer(axum::middleware::from_fn(trace))
+}
+
+/// Logs a handler's panic (its message, when it has one).
+pub fn log_panic(panic: &(dyn Any + Send)) {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "a request handler panicked");
+}
+
 pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -149,4 +180,34 @@ async fn metrics_text(State(s): State<HttpState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_error_body() {
+        let app = edge(Router::new().route(
+            "/boom",
+            get(|| async {
+                panic!("boom");
+                #[allow(unreachable_code)]
+                ""
+            }),
+        ));
+        let resp = app
+            .oneshot(
+                Request::get("/boom")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal");
+    }
 }

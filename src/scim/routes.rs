@@ -2,6 +2,7 @@
 //! asks the store, refreshes the snapshot after a write (so `Check` sees it
 //! before the IdP gets its answer), and renders. Errors are [`ScimError`]s.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use axum::Router;
@@ -12,6 +13,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
+use tower_http::catch_panic::CatchPanicLayer;
 
 use super::auth::{self, ScimContext};
 use super::error::{ScimError, scim_json};
@@ -75,6 +77,14 @@ pub fn router(state: ScimState) -> Router {
         .route("/Bulk", axum::routing::any(not_implemented_bulk))
         .fallback(not_found)
         .with_state(state)
+        // A panic answers with a SCIM error body (and is logged as one).
+        .layer(CatchPanicLayer::custom(|panic: Box<dyn Any + Send>| {
+            crate::http::log_panic(&*panic);
+            ScimError::internal(
+                "the request failed inside rolecall; it may or may not have been applied. Read the resource again before retrying",
+            )
+            .into_response()
+        }))
         // Group writes with tens of thousands of members run to megabytes.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(store, auth::authenticate))

@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::Value;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::error::ErrorDetail;
 use crate::model::{DirectoryId, Revision};
@@ -85,10 +86,7 @@ pub async fn record(State(log): State<SyncLog>, req: Request, next: Next) -> Res
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let span = tracing::info_span!("scim", %method, %path);
-    let resp = {
-        let _enter = span.enter();
-        next.run(req).await
-    };
+    let resp = next.run(req).instrument(span).await;
     let status = resp.status().as_u16();
     let outcome = resp
         .extensions()
