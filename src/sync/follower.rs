@@ -391,15 +391,19 @@ impl Follower {
     async fn load_full(&mut self, whole: Assembly) -> anyhow::Result<()> {
         let started = Instant::now();
         let replica = tokio::task::spawn_blocking(move || -> anyhow::Result<Replica> {
+            // Each copy of the state goes as soon as the next is made.
             let msg = pb::StateDelta::decode(whole.bytes.as_slice())?;
+            let revision = whole.revision;
+            drop(whole);
             let delta = convert::decode(msg)?;
             anyhow::ensure!(
-                delta.revision == whole.revision,
-                "the snapshot's chunks say revision {} but its body {}",
-                whole.revision,
+                delta.revision == revision,
+                "the snapshot's chunks say revision {revision} but its body {}",
                 delta.revision
             );
-            Ok(Replica::new(convert::state_of_full(&delta))?)
+            let state = convert::state_of_full(&delta);
+            drop(delta);
+            Ok(Replica::new(state)?)
         })
         .await??;
         let revision = replica.revision();
@@ -489,6 +493,8 @@ impl Follower {
         let started = Instant::now();
         let (replica, written) = match tokio::task::spawn_blocking(move || {
             let written = cache::write(&path, &replica.state());
+            // The exported state and its encoding are freed by now.
+            super::replica::return_freed_memory();
             (replica, written)
         })
         .await
