@@ -6,13 +6,16 @@
 //!   for its answer and send the next, as fast as the server answers. This
 //!   finds the maximum throughput; latency is each call's service time.
 //! - **Open loop** (`rate`): calls are due at fixed times `t0 + i / rate`
-//!   ([`Schedule`]), whatever the server does. A pacing thread releases each
-//!   call when it is due and up to `concurrency` tasks send them. Latency is
-//!   measured from the call's *intended* start, not from when it was sent, so
-//!   a server that stalls delays every call due during the stall and they all
-//!   show in the percentiles (no coordinated omission). Calls sent more than
-//!   [`LATE_AFTER`] after their intended start are counted as late, with the
-//!   largest lag; the service time (from the actual send) is reported too.
+//!   ([`Schedule`]), whatever the server does. One thread with a runtime of
+//!   its own releases each call when it is due (up to `concurrency` in
+//!   flight), sends it and takes its answer: no call wakes another thread.
+//!   Between calls it spins, so it keeps one core busy whatever the rate.
+//!   Latency is measured from the call's *intended* start, not from when it
+//!   was sent, so a server that stalls delays every call due during the
+//!   stall and they all show in the percentiles (no coordinated omission).
+//!   Calls sent more than [`LATE_AFTER`] after their intended start are
+//!   counted as late, with the largest lag; the service time (from the
+//!   actual send) is reported too.
 //!
 //! Requests are encoded once before the run ([`encode_requests`]) and sent as
 //! bytes through a tonic client with a pass-through codec, so a call costs
@@ -29,7 +32,6 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use prost::Message;
 use prost::bytes::{BufMut, Bytes};
-use tokio::sync::Semaphore;
 use tonic::client::Grpc;
 use tonic::codec::{BufferSettings, Codec, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
@@ -409,8 +411,10 @@ pub struct Report {
     /// Open loop: the largest delay between a call's intended start and its send.
     pub max_lag_us: Option<f64>,
     /// CPU time (user + system) the load generator itself used over the
-    /// run, warm-up included: near `warmup_s + elapsed_s` times its cores
-    /// means the generator, not the server, set the pace.
+    /// run, warm-up included. Closed loop: near `warmup_s + elapsed_s` times
+    /// its cores means the generator, not the server, set the pace. Open
+    /// loop: about one core, as it spins between calls; `late` and
+    /// `max_lag_us` say whether it kept to the schedule.
     pub load_cpu_s: Option<f64>,
 }
 
@@ -715,6 +719,23 @@ struct Window {
     end: Instant,
 }
 
+impl Window {
+    /// The warm-up starts now; the window follows it.
+    fn starting_now(opts: &Options) -> Self {
+        let t0 = Instant::now();
+        Self {
+            t0,
+            start: t0 + opts.warmup,
+            end: t0 + opts.warmup + opts.duration,
+        }
+    }
+
+    /// Answers still missing this long after the window are given up on.
+    fn give_up(&self, opts: &Options) -> Instant {
+        self.end + opts.duration.max(Duration::from_secs(5))
+    }
+}
+
 /// Everything a sending task needs.
 struct Task {
     client: Grpc<Channel>,
@@ -750,83 +771,96 @@ async fn closed_task<R: Rpc>(mut t: Task, first: usize, step: usize) {
     }
 }
 
-/// The open loop's shared state: the schedule, the next call's index and
-/// the calls released so far (as semaphore permits).
-struct OpenLoop {
-    schedule: Schedule,
-    /// Calls due before the window's end.
-    total: u64,
-    /// The first call the window counts.
-    first_counted: u64,
-    next: AtomicU64,
-    released: Semaphore,
-}
+/// While the next open-loop call is due within this, the loop spins
+/// (yielding to the connections' tasks) rather than sleeping: the runtime's
+/// timers tick in milliseconds, too coarse for calls microseconds apart.
+const SPIN_WITHIN: Duration = Duration::from_millis(2);
 
-async fn open_task<R: Rpc>(mut t: Task, shared: Arc<OpenLoop>) {
-    let n = t.msgs.len() as u64;
-    loop {
-        match shared.released.acquire().await {
-            Ok(permit) => permit.forget(),
-            Err(_) => break,
+/// One open-loop call's outcome: its index, when it was due, sent and
+/// answered, and the answer.
+type OpenOutcome = (u64, Instant, Instant, Instant, Result<(u64, u64), Status>);
+
+/// The open loop, on the single-threaded runtime [`run`] gives it: the
+/// connections' tasks, the calls and this loop all run on one thread, so
+/// releasing a call and seeing its answer wake no other thread. Each call
+/// is released when due (while fewer than `concurrency` are in flight) and
+/// its latency counted from when it was due. Returns the stats and how many
+/// calls the window counts.
+async fn open_loop<R: Rpc>(
+    clients: Vec<Grpc<Channel>>,
+    path: PathAndQuery,
+    msgs: Arc<[Bytes]>,
+    concurrency: usize,
+    schedule: Schedule,
+    window: Window,
+    give_up: Instant,
+) -> (Stats, u64) {
+    use futures_util::FutureExt;
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+
+    let total = schedule.count_before(window.end - window.t0);
+    let first_counted = schedule.count_before(window.start - window.t0);
+    let n = msgs.len() as u64;
+    let mut stats = Stats::new(true);
+    let mut tally = |(i, intended, sent, done, outcome): OpenOutcome| {
+        if sent >= window.start && sent < window.end {
+            stats.sent_in_window += 1;
         }
-        let i = shared.next.fetch_add(1, Ordering::Relaxed);
-        if i >= shared.total {
+        if i >= first_counted {
+            let lag = sent.saturating_duration_since(intended);
+            if lag > LATE_AFTER {
+                stats.late += 1;
+            }
+            stats.max_lag = stats.max_lag.max(lag);
+            record(&mut stats.latency, done.saturating_duration_since(intended));
+            if let Some(h) = &mut stats.service {
+                record(h, done - sent);
+            }
+            stats.answered(&outcome, done);
+        }
+    };
+    let mut in_flight = FuturesUnordered::new();
+    let mut next = 0u64;
+    loop {
+        let now = Instant::now();
+        if now >= give_up || (next >= total && in_flight.is_empty()) {
             break;
         }
-        let intended = t.window.t0 + shared.schedule.at(i);
-        let msg = t.msgs[(i % n) as usize].clone();
-        let sent = Instant::now();
-        let outcome = call::<R>(&mut t.client, &t.path, msg).await;
-        let done = Instant::now();
-        let in_window = sent >= t.window.start && sent < t.window.end;
-        let counted = i >= shared.first_counted;
-        if counted || in_window {
-            t.slot.with(|s| {
-                if in_window {
-                    s.sent_in_window += 1;
-                }
-                if counted {
-                    let lag = sent.saturating_duration_since(intended);
-                    if lag > LATE_AFTER {
-                        s.late += 1;
-                    }
-                    s.max_lag = s.max_lag.max(lag);
-                    record(&mut s.latency, done.saturating_duration_since(intended));
-                    if let Some(h) = &mut s.service {
-                        record(h, done - sent);
-                    }
-                    s.answered(&outcome, done);
-                }
+        let due = schedule.due_by(now - window.t0).min(total);
+        while next < due && in_flight.len() < concurrency {
+            let i = next;
+            next += 1;
+            let mut client = clients[(i % clients.len() as u64) as usize].clone();
+            let msg = msgs[(i % n) as usize].clone();
+            let path = path.clone();
+            in_flight.push(async move {
+                let sent = Instant::now();
+                let outcome = call::<R>(&mut client, &path, msg).await;
+                (i, window.t0 + schedule.at(i), sent, Instant::now(), outcome)
             });
         }
-    }
-}
-
-/// Releases open-loop calls as they fall due, on a thread of its own: the
-/// async runtime's timers tick in milliseconds, too coarse for calls due
-/// microseconds apart. Ends once every call is released, waking every task.
-fn pace(shared: Arc<OpenLoop>, t0: Instant, tasks: usize) {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK only sets this thread's timer slack (how
-    // late the kernel may end its sleeps): 1 µs instead of 50 µs.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong);
-    }
-    let mut released = 0u64;
-    while released < shared.total {
-        let due = shared.schedule.due_by(t0.elapsed()).min(shared.total);
-        if due > released {
-            shared.released.add_permits((due - released) as usize);
-            released = due;
+        // Sends what was just released and takes in what has been answered.
+        while let Some(Some(answer)) = in_flight.next().now_or_never() {
+            tally(answer);
+        }
+        let next_at = window.t0 + schedule.at(next);
+        if next < total && in_flight.len() < concurrency && next_at <= now + SPIN_WITHIN {
+            tokio::task::yield_now().await;
             continue;
         }
-        let next = t0 + shared.schedule.at(released);
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
+        // Nothing to send for a while (or no room to): sleep until an
+        // answer comes or the next call is nearly due.
+        let wake = if next < total && in_flight.len() < concurrency {
+            (next_at - SPIN_WITHIN).min(give_up)
+        } else {
+            give_up
+        };
+        tokio::select! {
+            Some(answer) = in_flight.next(), if !in_flight.is_empty() => tally(answer),
+            () = tokio::time::sleep_until(wake.into()) => {}
         }
     }
-    shared.released.add_permits(tasks);
+    (stats, total - first_counted)
 }
 
 /// Normalises `HOST:PORT` to `http://HOST:PORT`.
@@ -890,42 +924,37 @@ pub async fn run(opts: &Options, queries: &[Query]) -> Result<Report, LoadError>
         queries.to_vec()
     };
     let msgs: Arc<[Bytes]> = encode_requests(opts.call, &queries, opts.batch_size()).into();
+    let Some(rate) = opts.rate else {
+        return run_closed(opts, msgs).await;
+    };
+    // The open loop gets a thread and a single-threaded runtime of its own.
+    let opts = opts.clone();
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LoadError::Usage(format!("cannot start the load's runtime: {e}")))?
+            .block_on(run_open(&opts, msgs, Schedule::new(rate)))
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// The closed loop: `concurrency` tasks on the caller's runtime, each
+/// sending its next call when the last is answered.
+async fn run_closed(opts: &Options, msgs: Arc<[Bytes]>) -> Result<Report, LoadError> {
     let channels = connect(&opts.addr, opts.connections).await?;
     let path = PathAndQuery::from_static(opts.call.path());
-
     let cpu_at_start = process_cpu();
-    let t0 = Instant::now();
-    let window = Window {
-        t0,
-        start: t0 + opts.warmup,
-        end: t0 + opts.warmup + opts.duration,
-    };
-    let open = opts.rate.map(|rate| {
-        let schedule = Schedule::new(rate);
-        Arc::new(OpenLoop {
-            schedule,
-            total: schedule.count_before(opts.warmup + opts.duration),
-            first_counted: schedule.count_before(opts.warmup),
-            next: AtomicU64::new(0),
-            released: Semaphore::new(0),
-        })
-    });
+    let window = Window::starting_now(opts);
     let slots: Vec<Arc<Slot>> = (0..opts.concurrency)
         .map(|_| {
             Arc::new(Slot {
-                stats: Mutex::new(Stats::new(open.is_some())),
+                stats: Mutex::new(Stats::new(false)),
                 sent_counted: AtomicU64::new(0),
             })
         })
         .collect();
-    let pacer = open.as_ref().map(|shared| {
-        let shared = Arc::clone(shared);
-        let tasks = opts.concurrency;
-        std::thread::Builder::new()
-            .name("rolecall-pacer".into())
-            .spawn(move || pace(shared, t0, tasks))
-            .expect("spawn the pacing thread")
-    });
     let mut handles = Vec::with_capacity(opts.concurrency);
     for (w, slot) in slots.iter().enumerate() {
         let task = Task {
@@ -935,32 +964,17 @@ pub async fn run(opts: &Options, queries: &[Query]) -> Result<Report, LoadError>
             slot: Arc::clone(slot),
             window,
         };
-        let (call, concurrency) = (opts.call, opts.concurrency);
-        handles.push(match &open {
-            Some(shared) => {
-                let shared = Arc::clone(shared);
-                match call {
-                    Call::Check => tokio::spawn(open_task::<CheckRpc>(task, shared)),
-                    Call::BatchCheck => tokio::spawn(open_task::<BatchCheckRpc>(task, shared)),
-                    Call::ListPermissions => {
-                        tokio::spawn(open_task::<ListPermissionsRpc>(task, shared))
-                    }
-                }
+        let concurrency = opts.concurrency;
+        handles.push(match opts.call {
+            Call::Check => tokio::spawn(closed_task::<CheckRpc>(task, w, concurrency)),
+            Call::BatchCheck => tokio::spawn(closed_task::<BatchCheckRpc>(task, w, concurrency)),
+            Call::ListPermissions => {
+                tokio::spawn(closed_task::<ListPermissionsRpc>(task, w, concurrency))
             }
-            None => match call {
-                Call::Check => tokio::spawn(closed_task::<CheckRpc>(task, w, concurrency)),
-                Call::BatchCheck => {
-                    tokio::spawn(closed_task::<BatchCheckRpc>(task, w, concurrency))
-                }
-                Call::ListPermissions => {
-                    tokio::spawn(closed_task::<ListPermissionsRpc>(task, w, concurrency))
-                }
-            },
         });
     }
 
-    // Answers still missing this long after the window are given up on.
-    let give_up = window.end + opts.duration.max(Duration::from_secs(5));
+    let give_up = window.give_up(opts);
     for h in &mut handles {
         let left = give_up.saturating_duration_since(Instant::now());
         if tokio::time::timeout(left, &mut *h).await.is_err() {
@@ -970,25 +984,53 @@ pub async fn run(opts: &Options, queries: &[Query]) -> Result<Report, LoadError>
     for h in &handles {
         h.abort();
     }
-    if let Some(p) = pacer {
-        let _ = tokio::task::spawn_blocking(move || p.join()).await;
-    }
 
-    let mut all = Stats::new(open.is_some());
+    let mut all = Stats::new(false);
     let mut sent_counted = 0;
     for slot in &slots {
         slot.with(|s| all.merge(s));
         sent_counted += slot.sent_counted.load(Ordering::Relaxed);
     }
-    let scheduled = match &open {
-        Some(shared) => shared.total - shared.first_counted,
-        None => sent_counted,
+    let mut report = report(opts, &all, sent_counted, window);
+    report.load_cpu_s = cpu_used_since(cpu_at_start);
+    Ok(report)
+}
+
+/// The open loop at `schedule`'s rate (see [`open_loop`]).
+async fn run_open(
+    opts: &Options,
+    msgs: Arc<[Bytes]>,
+    schedule: Schedule,
+) -> Result<Report, LoadError> {
+    let clients: Vec<_> = connect(&opts.addr, opts.connections)
+        .await?
+        .into_iter()
+        .map(Grpc::new)
+        .collect();
+    let path = PathAndQuery::from_static(opts.call.path());
+    let cpu_at_start = process_cpu();
+    let window = Window::starting_now(opts);
+    let give_up = window.give_up(opts);
+    let (c, w) = (opts.concurrency, window);
+    let (all, scheduled) = match opts.call {
+        Call::Check => open_loop::<CheckRpc>(clients, path, msgs, c, schedule, w, give_up).await,
+        Call::BatchCheck => {
+            open_loop::<BatchCheckRpc>(clients, path, msgs, c, schedule, w, give_up).await
+        }
+        Call::ListPermissions => {
+            open_loop::<ListPermissionsRpc>(clients, path, msgs, c, schedule, w, give_up).await
+        }
     };
     let mut report = report(opts, &all, scheduled, window);
-    report.load_cpu_s = cpu_at_start
-        .zip(process_cpu())
-        .map(|(a, b)| round3(b.saturating_sub(a).as_secs_f64()));
+    report.load_cpu_s = cpu_used_since(cpu_at_start);
     Ok(report)
+}
+
+/// The CPU time used since `start` (a [`process_cpu`] reading), in seconds.
+fn cpu_used_since(start: Option<Duration>) -> Option<f64> {
+    start
+        .zip(process_cpu())
+        .map(|(a, b)| round3(b.saturating_sub(a).as_secs_f64()))
 }
 
 /// The CPU time (user + system) this process has used so far.
