@@ -274,6 +274,75 @@ async fn importing_the_same_file_twice_changes_nothing(backend: Backend) {
     assert_eq!(store.load_state().await.unwrap(), before);
 }
 
+backend_tests!(imports_larger_than_a_statement_land_whole);
+/// Imports write users, their emails and memberships many rows a statement:
+/// files of several statements' worth land whole, and a second import moves
+/// members across the statements' boundaries.
+async fn imports_larger_than_a_statement_land_whole(backend: Backend) {
+    let (_dir, store, _) = fresh(backend).await;
+    let file = |users: std::ops::Range<usize>, members: std::ops::Range<usize>| {
+        let mut y = String::from(
+            "organizations: [{id: org_big, name: Big}]\n\
+             directories: [{id: dir_big, owner: {organization: org_big}, domains: [big.example]}]\n\
+             users:\n",
+        );
+        for i in users {
+            y.push_str(&format!(
+                "  - {{directory: dir_big, userName: u{i}@big.example, id: u{i}, emails: [u{i}@big.example, U{i}.alt@big.example]}}\n"
+            ));
+        }
+        y.push_str(
+            "groups:\n  - {directory: dir_big, displayName: Everyone, id: g_all, members: [",
+        );
+        let names: Vec<String> = members.map(|i| format!("u{i}@big.example")).collect();
+        y.push_str(&names.join(", "));
+        y.push_str("]}\n");
+        yaml(&y)
+    };
+    let members_of = |state: &State| {
+        let mut m: Vec<String> = state
+            .memberships
+            .iter()
+            .filter(|m| m.group.as_str() == "g_all")
+            .map(|m| match &m.member {
+                Member::User(u) => u.as_str().to_owned(),
+                Member::Group(g) => panic!("unexpected nested group {g}"),
+            })
+            .collect();
+        m.sort();
+        m
+    };
+    let expected = |r: std::ops::Range<usize>| {
+        let mut v: Vec<String> = r.map(|i| format!("u{i}")).collect();
+        v.sort();
+        v
+    };
+
+    store.import(&file(0..2_500, 0..2_500)).await.unwrap();
+    let state = store.load_state().await.unwrap();
+    assert_eq!(state.users.len(), 2_500);
+    assert_eq!(members_of(&state), expected(0..2_500));
+
+    store.import(&file(0..3_500, 1_000..3_500)).await.unwrap();
+    let state = store.load_state().await.unwrap();
+    assert_eq!(state.users.len(), 3_500);
+    assert_eq!(members_of(&state), expected(1_000..3_500));
+
+    // Every user's emails are indexed, the last batch's as well as the first's.
+    let dir = rolecall::model::DirectoryId::parse("dir_big").unwrap();
+    for i in [0, 999, 1_000, 2_499, 3_499] {
+        let found = store
+            .find_users(
+                &dir,
+                &rolecall::store::scim::UserLookup::Email(format!("u{i}.ALT@big.example")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "u{i}'s second email");
+        assert_eq!(found[0].id, format!("u{i}"));
+    }
+}
+
 backend_tests!(updates_replace_what_they_match);
 async fn updates_replace_what_they_match(backend: Backend) {
     let (_dir, store, r0) = fresh(backend).await;

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::db_error;
 use super::read::col;
@@ -267,6 +267,10 @@ fn changed(mark: Mark) -> bool {
 }
 
 /// Writes the rows of `w` that the import created or changed.
+/// Rows one multi-row `INSERT` carries (3 parameters each, well within
+/// SQLite's limit of 32,766 a statement).
+const ROWS_PER_INSERT: usize = 1000;
+
 pub(super) async fn write_world(
     conn: &mut SqliteConnection,
     w: &World,
@@ -398,34 +402,54 @@ pub(super) async fn write_world(
             .await
             .map_err(&err)?;
     }
-    for (id, u) in w
-        .users
-        .iter()
-        .filter(|(_, u)| changed(u.mark))
-        .collect::<Vec<_>>()
-    {
-        sqlx::query(
+    // Users, many rows a statement (see ROWS_PER_INSERT), then their
+    // emails' index rows the same way.
+    let users: Vec<_> = w.users.iter().filter(|(_, u)| changed(u.mark)).collect();
+    for rows in users.chunks(ROWS_PER_INSERT) {
+        let mut upsert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO users (id, directory_id, user_name, user_name_folded, external_id, active, emails, \
-                                created_ms, updated_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
-             ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, \
+                                created_ms, updated_ms) ",
+        );
+        upsert.push_values(rows, |mut row, (id, u)| {
+            row.push_bind(id.as_str())
+                .push_bind(u.directory.as_str())
+                .push_bind(u.user_name.as_str())
+                .push_bind(crate::model::fold_user_name(&u.user_name))
+                .push_bind(u.external_id.as_deref())
+                .push_bind(u.active)
+                .push_bind(u.emails.as_str())
+                .push_bind(now)
+                .push_bind(now);
+        });
+        upsert.push(
+            " ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, \
                  user_name_folded = excluded.user_name_folded, external_id = excluded.external_id, \
                  active = excluded.active, emails = excluded.emails, scim_document = NULL, \
                  version = version + 1, updated_ms = excluded.updated_ms",
-        )
-        .bind(id.clone())
-        .bind(u.directory.clone())
-        .bind(u.user_name.clone())
-        .bind(crate::model::fold_user_name(&u.user_name))
-        .bind(u.external_id.clone())
-        .bind(u.active)
-        .bind(u.emails.clone())
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(&err)?;
-        let emails = crate::store::shared::email_values(&u.emails)?;
-        super::scim::index_emails(conn, id, &u.directory, &emails).await?;
+        );
+        upsert.build().execute(&mut *conn).await.map_err(&err)?;
+
+        let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+        sqlx::query("DELETE FROM user_emails WHERE user_id IN (SELECT value FROM json_each(?))")
+            .bind(serde_json::to_string(&ids).expect("a list of strings serializes"))
+            .execute(&mut *conn)
+            .await
+            .map_err(&err)?;
+        let mut emails = Vec::new();
+        for (id, u) in rows {
+            for e in crate::store::shared::email_values(&u.emails)? {
+                emails.push((id.as_str(), u.directory.as_str(), super::fold_email(&e)));
+            }
+        }
+        for index in emails.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT OR IGNORE INTO user_emails (user_id, directory_id, value_folded) ",
+            );
+            insert.push_values(index, |mut row, (id, dir, email)| {
+                row.push_bind(*id).push_bind(*dir).push_bind(email.as_str());
+            });
+            insert.build().execute(&mut *conn).await.map_err(&err)?;
+        }
     }
 
     for (id, _) in w
@@ -489,19 +513,31 @@ pub(super) async fn write_world(
                 .await
                 .map_err(&err)?;
         }
-        for m in g.members.difference(&g.members_before) {
-            let (user, group) = match m {
-                MemberRef::User(u) => (Some(u.clone()), None),
-                MemberRef::Group(c) => (None, Some(c.clone())),
+    }
+    // New memberships, many rows a statement: an import of a large directory
+    // adds millions, and each statement is a round trip to SQLite's thread.
+    let added: Vec<(&str, &MemberRef)> = w
+        .groups
+        .iter()
+        .filter(|(_, g)| g.members_changed())
+        .flat_map(|(id, g)| {
+            g.members
+                .difference(&g.members_before)
+                .map(move |m| (id.as_str(), m))
+        })
+        .collect();
+    for rows in added.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO group_members (group_id, member_user_id, member_group_id) ",
+        );
+        insert.push_values(rows, |mut row, (group, member)| {
+            let (user, child) = match member {
+                MemberRef::User(u) => (Some(u.as_str()), None),
+                MemberRef::Group(c) => (None, Some(c.as_str())),
             };
-            sqlx::query("INSERT INTO group_members (group_id, member_user_id, member_group_id) VALUES (?, ?, ?)")
-                .bind(id.clone())
-                .bind(user)
-                .bind(group)
-                .execute(&mut *conn)
-                .await
-                .map_err(&err)?;
-        }
+            row.push_bind(*group).push_bind(user).push_bind(child);
+        });
+        insert.build().execute(&mut *conn).await.map_err(&err)?;
     }
 
     for (key, _) in w
