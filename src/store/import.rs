@@ -183,6 +183,36 @@ pub(crate) struct World {
     pub other_group_ids: HashMap<String, String>,
 }
 
+/// Rows one multi-row `INSERT` of an import's writer carries: a row a
+/// statement would make a round trip to the database each, millions for a
+/// large directory. 9 parameters a row at most keeps a statement within
+/// SQLite's 32,766 and PostgreSQL's 65,535.
+pub(crate) const ROWS_PER_INSERT: usize = 1000;
+
+impl World {
+    /// The users the import created or changed, by id.
+    pub fn changed_users(&self) -> Vec<(&str, &UserRow)> {
+        self.users
+            .iter()
+            .filter(|(_, u)| u.mark != Mark::Unchanged)
+            .map(|(id, u)| (id.as_str(), u))
+            .collect()
+    }
+
+    /// The memberships the import added: (group, member).
+    pub fn added_memberships(&self) -> Vec<(&str, &MemberRef)> {
+        self.groups
+            .iter()
+            .filter(|(_, g)| g.members_changed())
+            .flat_map(|(id, g)| {
+                g.members
+                    .difference(&g.members_before)
+                    .map(move |m| (id.as_str(), m))
+            })
+            .collect()
+    }
+}
+
 /// Directories whose users, groups and role assignments an import of `file`
 /// may read or change.
 pub(crate) fn directories_named(file: &DataFile) -> BTreeSet<&str> {

@@ -101,6 +101,19 @@ pub(crate) fn email_values(emails: &str) -> Result<Vec<String>, StoreError> {
         .collect())
 }
 
+/// The email index rows (user, directory, folded address) of `users`.
+pub(crate) fn email_rows<'a>(
+    users: &[(&'a str, &'a crate::store::import::UserRow)],
+) -> Result<Vec<(&'a str, &'a str, String)>, StoreError> {
+    let mut rows = Vec::with_capacity(users.len());
+    for (id, u) in users {
+        for e in email_values(&u.emails)? {
+            rows.push((*id, u.directory.as_str(), fold_email(&e)));
+        }
+    }
+    Ok(rows)
+}
+
 /// The `users.emails` column of a SCIM write: each address, with the `type`
 /// and `primary` the document gives it.
 pub(crate) fn emails_column(values: &[String], document: &Value) -> String {

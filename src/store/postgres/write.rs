@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::db_error;
 use super::read::col;
@@ -13,9 +13,9 @@ use crate::model::{AccountId, Mode, OrganizationId, Owner};
 use crate::store::StoreError;
 use crate::store::import::{
     self, AccountRow, AssignmentKey, DirectoryRow, GroupRow, Mark, MemberRef, OrganizationRow,
-    RoleRow, ScopeRef, SubjectRef, UserRow, World,
+    ROWS_PER_INSERT, RoleRow, ScopeRef, SubjectRef, UserRow, World,
 };
-use crate::store::shared::corrupt;
+use crate::store::shared::{corrupt, email_rows};
 
 async fn fetch(
     conn: &mut PgConnection,
@@ -399,34 +399,47 @@ pub(super) async fn write_world(
             .await
             .map_err(&err)?;
     }
-    for (id, u) in w
-        .users
-        .iter()
-        .filter(|(_, u)| changed(u.mark))
-        .collect::<Vec<_>>()
-    {
-        sqlx::query(
+    let users = w.changed_users();
+    for rows in users.chunks(ROWS_PER_INSERT) {
+        let mut upsert = QueryBuilder::<Postgres>::new(
             "INSERT INTO users (id, directory_id, user_name, user_name_folded, external_id, active, emails, \
-                                created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-             ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, \
+                                created_ms, updated_ms) ",
+        );
+        upsert.push_values(rows, |mut row, (id, u)| {
+            row.push_bind(*id)
+                .push_bind(u.directory.as_str())
+                .push_bind(u.user_name.as_str())
+                .push_bind(crate::model::fold_user_name(&u.user_name))
+                .push_bind(u.external_id.as_deref())
+                .push_bind(u.active)
+                .push_bind(u.emails.as_str())
+                .push_bind(now)
+                .push_bind(now);
+        });
+        upsert.push(
+            " ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, \
                  user_name_folded = excluded.user_name_folded, external_id = excluded.external_id, \
                  active = excluded.active, emails = excluded.emails, scim_document = NULL, \
                  version = users.version + 1, updated_ms = excluded.updated_ms",
-        )
-        .bind(id.clone())
-        .bind(u.directory.clone())
-        .bind(u.user_name.clone())
-        .bind(crate::model::fold_user_name(&u.user_name))
-        .bind(u.external_id.clone())
-        .bind(u.active)
-        .bind(u.emails.clone())
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(&err)?;
-        let emails = crate::store::shared::email_values(&u.emails)?;
-        super::scim::index_emails(conn, id, &u.directory, &emails).await?;
+        );
+        upsert.build().execute(&mut *conn).await.map_err(&err)?;
+
+        let ids: Vec<&str> = rows.iter().map(|(id, _)| *id).collect();
+        sqlx::query("DELETE FROM user_emails WHERE user_id = ANY($1)")
+            .bind(ids)
+            .execute(&mut *conn)
+            .await
+            .map_err(&err)?;
+        for index in email_rows(rows)?.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Postgres>::new(
+                "INSERT INTO user_emails (user_id, directory_id, value_folded) ",
+            );
+            insert.push_values(index, |mut row, (id, dir, email)| {
+                row.push_bind(*id).push_bind(*dir).push_bind(email.as_str());
+            });
+            insert.push(" ON CONFLICT DO NOTHING");
+            insert.build().execute(&mut *conn).await.map_err(&err)?;
+        }
     }
 
     for (id, _) in w
@@ -490,19 +503,19 @@ pub(super) async fn write_world(
                 .await
                 .map_err(&err)?;
         }
-        for m in g.members.difference(&g.members_before) {
-            let (user, group) = match m {
-                MemberRef::User(u) => (Some(u.clone()), None),
-                MemberRef::Group(c) => (None, Some(c.clone())),
+    }
+    for rows in w.added_memberships().chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO group_members (group_id, member_user_id, member_group_id) ",
+        );
+        insert.push_values(rows, |mut row, (group, member)| {
+            let (user, child) = match member {
+                MemberRef::User(u) => (Some(u.as_str()), None),
+                MemberRef::Group(c) => (None, Some(c.as_str())),
             };
-            sqlx::query("INSERT INTO group_members (group_id, member_user_id, member_group_id) VALUES ($1, $2, $3)")
-                .bind(id.clone())
-                .bind(user)
-                .bind(group)
-                .execute(&mut *conn)
-                .await
-                .map_err(&err)?;
-        }
+            row.push_bind(*group).push_bind(user).push_bind(child);
+        });
+        insert.build().execute(&mut *conn).await.map_err(&err)?;
     }
 
     for (key, _) in w

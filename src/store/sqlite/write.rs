@@ -13,9 +13,9 @@ use crate::model::{AccountId, Mode, OrganizationId, Owner};
 use crate::store::StoreError;
 use crate::store::import::{
     self, AccountRow, AssignmentKey, DirectoryRow, GroupRow, Mark, MemberRef, OrganizationRow,
-    RoleRow, ScopeRef, SubjectRef, UserRow, World,
+    ROWS_PER_INSERT, RoleRow, ScopeRef, SubjectRef, UserRow, World,
 };
-use crate::store::shared::corrupt;
+use crate::store::shared::{corrupt, email_rows};
 
 async fn fetch(
     conn: &mut SqliteConnection,
@@ -266,11 +266,8 @@ fn changed(mark: Mark) -> bool {
     mark != Mark::Unchanged
 }
 
-/// Writes the rows of `w` that the import created or changed.
-/// Rows one multi-row `INSERT` carries (3 parameters each, well within
-/// SQLite's limit of 32,766 a statement).
-const ROWS_PER_INSERT: usize = 1000;
-
+/// Writes the rows of `w` that the import created or changed; users, their
+/// email index rows and new memberships many rows a statement.
 pub(super) async fn write_world(
     conn: &mut SqliteConnection,
     w: &World,
@@ -402,16 +399,14 @@ pub(super) async fn write_world(
             .await
             .map_err(&err)?;
     }
-    // Users, many rows a statement (see ROWS_PER_INSERT), then their
-    // emails' index rows the same way.
-    let users: Vec<_> = w.users.iter().filter(|(_, u)| changed(u.mark)).collect();
+    let users = w.changed_users();
     for rows in users.chunks(ROWS_PER_INSERT) {
         let mut upsert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO users (id, directory_id, user_name, user_name_folded, external_id, active, emails, \
                                 created_ms, updated_ms) ",
         );
         upsert.push_values(rows, |mut row, (id, u)| {
-            row.push_bind(id.as_str())
+            row.push_bind(*id)
                 .push_bind(u.directory.as_str())
                 .push_bind(u.user_name.as_str())
                 .push_bind(crate::model::fold_user_name(&u.user_name))
@@ -429,19 +424,13 @@ pub(super) async fn write_world(
         );
         upsert.build().execute(&mut *conn).await.map_err(&err)?;
 
-        let ids: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+        let ids: Vec<&str> = rows.iter().map(|(id, _)| *id).collect();
         sqlx::query("DELETE FROM user_emails WHERE user_id IN (SELECT value FROM json_each(?))")
             .bind(serde_json::to_string(&ids).expect("a list of strings serializes"))
             .execute(&mut *conn)
             .await
             .map_err(&err)?;
-        let mut emails = Vec::new();
-        for (id, u) in rows {
-            for e in crate::store::shared::email_values(&u.emails)? {
-                emails.push((id.as_str(), u.directory.as_str(), super::fold_email(&e)));
-            }
-        }
-        for index in emails.chunks(ROWS_PER_INSERT) {
+        for index in email_rows(rows)?.chunks(ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT OR IGNORE INTO user_emails (user_id, directory_id, value_folded) ",
             );
@@ -514,19 +503,7 @@ pub(super) async fn write_world(
                 .map_err(&err)?;
         }
     }
-    // New memberships, many rows a statement: an import of a large directory
-    // adds millions, and each statement is a round trip to SQLite's thread.
-    let added: Vec<(&str, &MemberRef)> = w
-        .groups
-        .iter()
-        .filter(|(_, g)| g.members_changed())
-        .flat_map(|(id, g)| {
-            g.members
-                .difference(&g.members_before)
-                .map(move |m| (id.as_str(), m))
-        })
-        .collect();
-    for rows in added.chunks(ROWS_PER_INSERT) {
+    for rows in w.added_memberships().chunks(ROWS_PER_INSERT) {
         let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO group_members (group_id, member_user_id, member_group_id) ",
         );
