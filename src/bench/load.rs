@@ -95,7 +95,7 @@ pub struct Options {
     pub batch_size: usize,
     /// HTTP/2 connections, each its own channel; tasks share them round-robin.
     pub connections: usize,
-    /// Calls in flight at most (the number of sending tasks).
+    /// Calls in flight at most (closed loop: the number of sending tasks).
     pub concurrency: usize,
     /// Calls per second (open loop); `None` runs closed loop.
     pub rate: Option<f64>,
