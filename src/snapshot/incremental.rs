@@ -16,6 +16,7 @@
 //! member users. Organization, account and directory edits recompute the
 //! account tables; role edits the role bit sets. Everything else is shared
 //! with the previous snapshot.
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -53,7 +54,11 @@ impl<K: Hash + Eq + Clone, V> Slots<K, V> {
         }
     }
 
-    fn slot(&self, k: &K) -> Option<u32> {
+    fn slot<Q>(&self, k: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.index.get(k).copied()
     }
 
@@ -77,7 +82,11 @@ impl<K: Hash + Eq + Clone, V> Slots<K, V> {
     }
 
     /// Leaves a tombstone in `k`'s slot.
-    fn delete(&mut self, k: &K) -> Option<(u32, V)> {
+    fn delete<Q>(&mut self, k: &Q) -> Option<(u32, V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let i = self.index.remove(k)?;
         self.dead += 1;
         self.items[i as usize].take().map(|v| (i, v))
@@ -126,7 +135,8 @@ struct Model {
     accounts: Slots<AccountId, Account>,
     dirs: Slots<DirectoryId, Directory>,
     roles: Slots<RoleName, Role>,
-    users: Slots<UserId, ModelUser>,
+    /// By SCIM id, the key sharing the record's `id`.
+    users: Slots<Arc<str>, ModelUser>,
     groups: Slots<GroupId, GroupEdges>,
 }
 
@@ -165,19 +175,20 @@ impl Model {
         m.users.index.reserve(state.users.len());
         m.users.items.reserve(state.users.len());
         for u in &state.users {
-            if m.users.slot(&u.id).is_none() {
+            if m.users.slot(u.id.as_str()).is_none() {
                 let directory = m.dirs.slot(&u.directory).ok_or_else(|| {
                     dangling("user", u.id.as_str(), "directory", u.directory.as_str())
                 })?;
+                let id: Arc<str> = u.id.as_str().into();
                 let record = ModelUser {
-                    id: u.id.as_str().into(),
+                    id: Arc::clone(&id),
                     user_name: u.user_name.as_str().into(),
                     directory,
                     active: u.active,
                     groups: Box::default(),
                     role_assignments: Box::default(),
                 };
-                m.users.put(u.id.clone(), record)?;
+                m.users.put(id, record)?;
             }
         }
         for g in &state.groups {
@@ -200,7 +211,7 @@ impl Model {
             };
             match &mb.member {
                 Member::User(u) => {
-                    let ui = m.users.slot(u).ok_or_else(|| {
+                    let ui = m.users.slot(u.as_str()).ok_or_else(|| {
                         dangling("membership of group", group, "user", u.as_str())
                     })?;
                     user_groups[ui as usize].push(gi);
@@ -220,7 +231,7 @@ impl Model {
         for ra in &state.role_assignments {
             match &ra.subject {
                 Subject::User(u) => {
-                    let ui = m.users.slot(u).ok_or_else(|| {
+                    let ui = m.users.slot(u.as_str()).ok_or_else(|| {
                         dangling("role assignment of", u.as_str(), "user", u.as_str())
                     })?;
                     user_assignments[ui as usize].push(ra.clone());
@@ -1369,7 +1380,7 @@ impl Incremental {
         if !deleted_roles.is_empty() || !deleted_orgs.is_empty() || !deleted_accounts.is_empty() {
             let edited = users
                 .keys()
-                .filter_map(|u| m.users.slot(u))
+                .filter_map(|u| m.users.slot(u.as_str()))
                 .map(|ui| &g.user_assign[ui as usize])
                 .chain(
                     groups
@@ -1673,7 +1684,7 @@ impl Incremental {
                 Edit::Put(u) => &u.user.id,
                 Edit::Delete(id) => id,
             };
-            if let Some(ui) = model.users.slot(id) {
+            if let Some(ui) = model.users.slot(id.as_str()) {
                 graph.clear_user(ui);
                 if let Some(u) = model.users.get(ui) {
                     keys_before
@@ -1684,9 +1695,9 @@ impl Incremental {
             let ui = match e {
                 Edit::Put(u) => {
                     let record = model.user_record(u)?;
-                    model.users.put(u.user.id.clone(), record)?.0
+                    model.users.put(Arc::clone(&record.id), record)?.0
                 }
-                Edit::Delete(id) => match model.users.delete(id) {
+                Edit::Delete(id) => match model.users.delete(id.as_str()) {
                     Some((ui, _)) => ui,
                     None => continue,
                 },
