@@ -345,7 +345,8 @@ type Assign = (u32, u32);
 
 #[derive(Default)]
 struct Graph {
-    user_assign: Vec<Vec<Assign>>,
+    /// The resolved role assignments of the users that have any (few do).
+    user_assign: HashMap<u32, Vec<Assign>, RandomState>,
     user_dir: Vec<u32>,
     group_parents: Vec<Vec<u32>>,
     group_assign: Vec<Vec<Assign>>,
@@ -374,7 +375,6 @@ fn remove_one(v: &mut Vec<u32>, x: u32) {
 impl Graph {
     fn size(&mut self, model: &Model) {
         let (u, g) = (model.users.len(), model.groups.len());
-        self.user_assign.resize_with(u, Vec::new);
         self.user_dir.resize(u, NONE);
         self.group_parents.resize_with(g, Vec::new);
         self.group_assign.resize_with(g, Vec::new);
@@ -474,14 +474,22 @@ impl Graph {
         let assign = self.assignments(model, scopes, &e.role_assignments, id)?;
         self.dir_refs[dir as usize] += 1;
         self.user_dir[ui as usize] = dir;
-        self.user_assign[ui as usize] = assign;
+        if !assign.is_empty() {
+            self.user_assign.insert(ui, assign);
+        }
         Ok(())
+    }
+
+    /// User `ui`'s resolved role assignments.
+    fn own_assignments(&self, ui: u32) -> &[Assign] {
+        self.user_assign.get(&ui).map_or(&[], Vec::as_slice)
     }
 
     fn clear_user(&mut self, ui: u32) {
         let u = ui as usize;
-        let assign = std::mem::take(&mut self.user_assign[u]);
-        self.release(assign);
+        if let Some(assign) = self.user_assign.remove(&ui) {
+            self.release(assign);
+        }
         let dir = std::mem::replace(&mut self.user_dir[u], NONE);
         if dir != NONE {
             self.dir_refs[dir as usize] -= 1;
@@ -678,11 +686,15 @@ impl Graph {
                 let entry = UserEntry::new(e.active, own, e.groups(&o.groups), &mut groups)?;
                 (entry, o.names[ui - lo].clone())
             } else if let Some(u) = model.users.get(ui32) {
-                grants.extend(self.user_assign[ui].iter().map(|&(role, scope)| Grant {
-                    role,
-                    scope,
-                    via: NONE,
-                }));
+                grants.extend(
+                    self.own_assignments(ui32)
+                        .iter()
+                        .map(|&(role, scope)| Grant {
+                            role,
+                            scope,
+                            via: NONE,
+                        }),
+                );
                 list.clear();
                 for &gi in &u.groups {
                     if !list.contains(&gi) {
@@ -1381,12 +1393,12 @@ impl Incremental {
             let edited = users
                 .keys()
                 .filter_map(|u| m.users.slot(u.as_str()))
-                .map(|ui| &g.user_assign[ui as usize])
+                .map(|ui| g.own_assignments(ui))
                 .chain(
                     groups
                         .keys()
                         .filter_map(|x| m.groups.slot(x))
-                        .map(|gi| &g.group_assign[gi as usize]),
+                        .map(|gi| g.group_assign[gi as usize].as_slice()),
                 );
             for list in edited {
                 for &(r, s) in list {
