@@ -58,8 +58,8 @@ pub const DEFAULT_QUERY: (&str, &str, &str) = ("user0@example.com", "charges.rea
 
 // === what to call ===
 
-/// The `Authorizer` method under load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `Authorizer` method under load (`--call`, named as [`Call::name`] says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Call {
     Check,
     BatchCheck,
@@ -186,7 +186,7 @@ pub fn parse_requests(text: &str, path: &str) -> Result<Vec<Query>, LoadError> {
 }
 
 /// The one check asked when no requests file is given.
-pub fn default_requests() -> Vec<Query> {
+fn default_requests() -> Vec<Query> {
     let (user, permission, account) = DEFAULT_QUERY;
     vec![Query {
         user: user.to_owned(),
@@ -898,7 +898,8 @@ async fn connect(addr: &str, connections: usize) -> Result<Vec<Channel>, LoadErr
     Ok(channels)
 }
 
-/// Runs the load described by `opts`, cycling through `queries`.
+/// Runs the load described by `opts`, cycling through `queries` (the
+/// [`DEFAULT_QUERY`] alone when there are none).
 pub async fn run(opts: &Options, queries: &[Query]) -> Result<Report, LoadError> {
     if opts.connections == 0 || opts.concurrency == 0 {
         return Err(LoadError::Usage(
@@ -1282,6 +1283,15 @@ mod tests {
                 {"user":"b@example.com","permission":"Not A Permission","account":"acct_1"}]"#,
         );
         assert!(bad.contains("[1].permission"), "{bad}");
+    }
+
+    #[test]
+    fn calls_are_named_in_reports_as_on_the_command_line() {
+        use clap::ValueEnum;
+        for c in Call::value_variants() {
+            let v = c.to_possible_value().expect("every call is a value");
+            assert_eq!(v.get_name(), c.name());
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
 use crate::bench::ceiling::CeilingAuthorizer;
 use crate::bench::generate::{self, DEFAULT_SEED, Rng, Shape};
@@ -40,14 +40,6 @@ pub enum BenchCommand {
     CeilingServer(CeilingArgs),
 }
 
-/// `--call`: the Authorizer method to load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CallArg {
-    Check,
-    BatchCheck,
-    ListPermissions,
-}
-
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// Authorizer address (`http://HOST:PORT` or `HOST:PORT`).
@@ -55,7 +47,7 @@ pub struct LoadArgs {
     pub addr: String,
     /// The method to call.
     #[arg(long, value_enum, default_value = "check")]
-    pub call: CallArg,
+    pub call: Call,
     /// The checks to ask, cycled through: a JSON array of
     /// `{"user", "permission", "account"}` (`rolecall bench generate
     /// --requests-output`). Without it every call asks one fixed check.
@@ -154,15 +146,11 @@ async fn run_load(args: LoadArgs) -> ExitCode {
             Ok(q) => q,
             Err(e) => return usage(&e),
         },
-        None => load::default_requests(),
+        None => Vec::new(),
     };
     let opts = load::Options {
         addr: args.addr.clone(),
-        call: match args.call {
-            CallArg::Check => Call::Check,
-            CallArg::BatchCheck => Call::BatchCheck,
-            CallArg::ListPermissions => Call::ListPermissions,
-        },
+        call: args.call,
         batch_size: args.batch_size,
         connections: args.connections as usize,
         concurrency: args

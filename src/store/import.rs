@@ -183,12 +183,6 @@ pub(crate) struct World {
     pub other_group_ids: HashMap<String, String>,
 }
 
-/// Rows one multi-row `INSERT` of an import's writer carries: a row a
-/// statement would make a round trip to the database each, millions for a
-/// large directory. 9 parameters a row at most keeps a statement within
-/// SQLite's 32,766 and PostgreSQL's 65,535.
-pub(crate) const ROWS_PER_INSERT: usize = 1000;
-
 impl World {
     /// The users the import created or changed, by id.
     pub fn changed_users(&self) -> Vec<(&str, &UserRow)> {

@@ -4,6 +4,7 @@
 //! appends to the change log.
 
 pub mod admin;
+mod bulk;
 mod import;
 pub mod postgres;
 pub mod scim;

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::db_error;
 use super::read::col;
@@ -13,9 +13,9 @@ use crate::model::{AccountId, Mode, OrganizationId, Owner};
 use crate::store::StoreError;
 use crate::store::import::{
     self, AccountRow, AssignmentKey, DirectoryRow, GroupRow, Mark, MemberRef, OrganizationRow,
-    ROWS_PER_INSERT, RoleRow, ScopeRef, SubjectRef, UserRow, World,
+    RoleRow, ScopeRef, SubjectRef, UserRow, World,
 };
-use crate::store::shared::{corrupt, email_rows};
+use crate::store::shared::corrupt;
 
 async fn fetch(
     conn: &mut SqliteConnection,
@@ -399,47 +399,7 @@ pub(super) async fn write_world(
             .await
             .map_err(&err)?;
     }
-    let users = w.changed_users();
-    for rows in users.chunks(ROWS_PER_INSERT) {
-        let mut upsert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO users (id, directory_id, user_name, user_name_folded, external_id, active, emails, \
-                                created_ms, updated_ms) ",
-        );
-        upsert.push_values(rows, |mut row, (id, u)| {
-            row.push_bind(*id)
-                .push_bind(u.directory.as_str())
-                .push_bind(u.user_name.as_str())
-                .push_bind(crate::model::fold_user_name(&u.user_name))
-                .push_bind(u.external_id.as_deref())
-                .push_bind(u.active)
-                .push_bind(u.emails.as_str())
-                .push_bind(now)
-                .push_bind(now);
-        });
-        upsert.push(
-            " ON CONFLICT (id) DO UPDATE SET user_name = excluded.user_name, \
-                 user_name_folded = excluded.user_name_folded, external_id = excluded.external_id, \
-                 active = excluded.active, emails = excluded.emails, scim_document = NULL, \
-                 version = version + 1, updated_ms = excluded.updated_ms",
-        );
-        upsert.build().execute(&mut *conn).await.map_err(&err)?;
-
-        let ids: Vec<&str> = rows.iter().map(|(id, _)| *id).collect();
-        sqlx::query("DELETE FROM user_emails WHERE user_id IN (SELECT value FROM json_each(?))")
-            .bind(serde_json::to_string(&ids).expect("a list of strings serializes"))
-            .execute(&mut *conn)
-            .await
-            .map_err(&err)?;
-        for index in email_rows(rows)?.chunks(ROWS_PER_INSERT) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT OR IGNORE INTO user_emails (user_id, directory_id, value_folded) ",
-            );
-            insert.push_values(index, |mut row, (id, dir, email)| {
-                row.push_bind(*id).push_bind(*dir).push_bind(email.as_str());
-            });
-            insert.build().execute(&mut *conn).await.map_err(&err)?;
-        }
-    }
+    crate::store::bulk::write_users::<sqlx::Sqlite>(conn, w, now, &err).await?;
 
     for (id, _) in w
         .groups
@@ -503,19 +463,7 @@ pub(super) async fn write_world(
                 .map_err(&err)?;
         }
     }
-    for rows in w.added_memberships().chunks(ROWS_PER_INSERT) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO group_members (group_id, member_user_id, member_group_id) ",
-        );
-        insert.push_values(rows, |mut row, (group, member)| {
-            let (user, child) = match member {
-                MemberRef::User(u) => (Some(u.as_str()), None),
-                MemberRef::Group(c) => (None, Some(c.as_str())),
-            };
-            row.push_bind(*group).push_bind(user).push_bind(child);
-        });
-        insert.build().execute(&mut *conn).await.map_err(&err)?;
-    }
+    crate::store::bulk::add_memberships::<sqlx::Sqlite>(conn, w, &err).await?;
 
     for (key, _) in w
         .assignments
