@@ -72,6 +72,12 @@ pub fn free_addr() -> SocketAddr {
     l.local_addr().expect("local address")
 }
 
+/// Whether a rolecall process's stderr says it could not bind a port: another
+/// process took one picked by [`free_addr`] before the child bound it.
+pub fn port_taken(log: &str) -> bool {
+    log.contains("cannot listen on")
+}
+
 /// A SQLite database file in its own temporary directory.
 pub struct Db {
     pub path: PathBuf,
@@ -220,7 +226,7 @@ impl Server {
             if let Some(status) = server.child.try_wait().expect("poll the server process") {
                 let log = server.log();
                 let report = format!("exited with {status}; stderr:\n{log}");
-                return Err(if log.contains("cannot listen on") {
+                return Err(if port_taken(&log) {
                     StartError::PortTaken(report)
                 } else {
                     StartError::Failed(report)

@@ -14,7 +14,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use super::{READY_TIMEOUT, ROLECALL_ENV, bin, free_addr, http_get};
+use super::{READY_TIMEOUT, ROLECALL_ENV, bin, free_addr, http_get, port_taken};
 
 /// A `rolecall` child process with its stderr in a file; SIGKILLed on drop.
 pub struct Proc {
@@ -106,8 +106,10 @@ pub async fn health_status(addr: SocketAddr, service: &str) -> Option<ServingSta
     ServingStatus::try_from(status).ok()
 }
 
-/// Waits until `ready` holds, failing with the process's log after `READY_TIMEOUT`.
-async fn wait_until<F, Fut>(proc: &mut Proc, what: &str, mut ready: F)
+/// Waits until `ready` holds, failing with the process's log after
+/// `READY_TIMEOUT` or when it exits; `Err` with the log when it exited
+/// because a port was taken (see [`start_on_free_ports`]).
+async fn wait_until<F, Fut>(proc: &mut Proc, what: &str, mut ready: F) -> Result<(), String>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -115,10 +117,14 @@ where
     let started = Instant::now();
     loop {
         if let Some(status) = proc.exited() {
-            panic!("{what}: exited with {status}; stderr:\n{}", proc.log());
+            let log = proc.log();
+            if port_taken(&log) {
+                return Err(log);
+            }
+            panic!("{what}: exited with {status}; stderr:\n{log}");
         }
         if ready().await {
-            return;
+            return Ok(());
         }
         assert!(
             started.elapsed() < READY_TIMEOUT,
@@ -127,6 +133,48 @@ where
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// [`wait_until`] for a process that must keep the ports it has.
+async fn wait_ready_on<F, Fut>(proc: &mut Proc, what: &str, ready: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    if let Err(log) = wait_until(proc, what, ready).await {
+        panic!("{what}: a port it needs is taken; stderr:\n{log}");
+    }
+}
+
+/// Spawns `rolecall ARGS(ports)` on `N` fresh loopback ports and waits until
+/// `ready(ports)` holds. Another process may take a port between its choice
+/// and the child's bind; then the child exits saying so, and it is started
+/// again on new ports (three tries in all).
+async fn start_on_free_ports<const N: usize, F, Fut>(
+    what: &str,
+    args: impl Fn(&[SocketAddr; N]) -> Vec<String>,
+    ready: F,
+) -> (Proc, [SocketAddr; N])
+where
+    F: Fn([SocketAddr; N]) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let ports: [SocketAddr; N] = std::array::from_fn(|_| free_addr());
+        let mut proc = Proc::spawn(args(&ports));
+        match wait_until(&mut proc, what, || ready(ports)).await {
+            Ok(()) => return (proc, ports),
+            Err(log) if tries == 3 => panic!("{what}: ports taken {tries} times; stderr:\n{log}"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Whether the store's sync port reports SERVING.
+async fn store_serving(sync_addr: SocketAddr) -> bool {
+    health_status(sync_addr, "rolecall.v1.SnapshotSync").await == Some(ServingStatus::Serving)
 }
 
 /// A running `rolecall store`.
@@ -140,38 +188,36 @@ impl StoreProc {
     /// `rolecall store --database-url URL EXTRA...` on loopback ports; waits
     /// until its sync port reports SERVING.
     pub async fn start(db_url: &str, extra: &[&str]) -> Self {
-        let http_addr = free_addr();
-        let sync_addr = free_addr();
-        let mut args: Vec<String> = [
-            "store",
-            "--database-url",
-            db_url,
-            "--http-addr",
-            &http_addr.to_string(),
-            "--sync-addr",
-            &sync_addr.to_string(),
-            "--refresh-interval-ms",
-            "50",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let mut store = Self {
-            proc: Proc::spawn(args),
+        let args = |[http_addr, sync_addr]: &[SocketAddr; 2]| {
+            let mut args: Vec<String> = [
+                "store",
+                "--database-url",
+                db_url,
+                "--http-addr",
+                &http_addr.to_string(),
+                "--sync-addr",
+                &sync_addr.to_string(),
+                "--refresh-interval-ms",
+                "50",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args
+        };
+        let (proc, [http_addr, sync_addr]) =
+            start_on_free_ports("rolecall store", args, |[_, sync]| store_serving(sync)).await;
+        Self {
+            proc,
             http_addr,
             sync_addr,
-        };
-        store.wait_ready().await;
-        store
+        }
     }
 
     pub async fn wait_ready(&mut self) {
         let addr = self.sync_addr;
-        wait_until(&mut self.proc, "rolecall store", || async move {
-            health_status(addr, "rolecall.v1.SnapshotSync").await == Some(ServingStatus::Serving)
-        })
-        .await;
+        wait_ready_on(&mut self.proc, "rolecall store", || store_serving(addr)).await;
     }
 
     /// `--store` for a sidecar.
@@ -202,40 +248,40 @@ impl SidecarProc {
     /// `rolecall sidecar --store URL EXTRA...` on loopback ports; waits until
     /// its HTTP port answers (serving or not).
     pub async fn start(store_url: &str, extra: &[&str]) -> Self {
-        let grpc_addr = free_addr();
-        let http_addr = free_addr();
-        let mut args: Vec<String> = [
-            "sidecar",
-            "--store",
-            store_url,
-            "--http-addr",
-            &http_addr.to_string(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        // `extra` may choose its own `--grpc-addr` (`off`, for a socket alone).
-        if !extra.contains(&"--grpc-addr") {
-            args.extend(["--grpc-addr".to_owned(), grpc_addr.to_string()]);
-        }
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let mut sidecar = Self {
-            proc: Proc::spawn(args),
+        let args = |[grpc_addr, http_addr]: &[SocketAddr; 2]| {
+            let mut args: Vec<String> = [
+                "sidecar",
+                "--store",
+                store_url,
+                "--http-addr",
+                &http_addr.to_string(),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            // `extra` may choose its own `--grpc-addr` (`off`, for a socket alone).
+            if !extra.contains(&"--grpc-addr") {
+                args.extend(["--grpc-addr".to_owned(), grpc_addr.to_string()]);
+            }
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args
+        };
+        let (proc, [grpc_addr, http_addr]) =
+            start_on_free_ports("rolecall sidecar", args, |[_, http]| async move {
+                tokio::net::TcpStream::connect(http).await.is_ok()
+            })
+            .await;
+        Self {
+            proc,
             grpc_addr,
             http_addr,
-        };
-        let addr = sidecar.http_addr;
-        wait_until(&mut sidecar.proc, "rolecall sidecar", || async move {
-            tokio::net::TcpStream::connect(addr).await.is_ok()
-        })
-        .await;
-        sidecar
+        }
     }
 
     /// Waits until the Authorizer reports SERVING.
     pub async fn wait_serving(&mut self) {
         let addr = self.grpc_addr;
-        wait_until(&mut self.proc, "rolecall sidecar serving", || async move {
+        wait_ready_on(&mut self.proc, "rolecall sidecar serving", || async move {
             health_status(addr, "rolecall.v1.Authorizer").await == Some(ServingStatus::Serving)
         })
         .await;
@@ -296,27 +342,20 @@ impl CeilingProc {
     /// `rolecall bench ceiling-server` on a loopback port; waits until the
     /// Authorizer reports SERVING.
     pub async fn start() -> Self {
-        let grpc_addr = free_addr();
-        let args = vec![
-            "bench".to_owned(),
-            "ceiling-server".to_owned(),
-            "--grpc-addr".to_owned(),
-            grpc_addr.to_string(),
-        ];
-        let mut ceiling = Self {
-            proc: Proc::spawn(args),
-            grpc_addr,
+        let args = |[grpc_addr]: &[SocketAddr; 1]| {
+            vec![
+                "bench".to_owned(),
+                "ceiling-server".to_owned(),
+                "--grpc-addr".to_owned(),
+                grpc_addr.to_string(),
+            ]
         };
-        wait_until(
-            &mut ceiling.proc,
-            "rolecall bench ceiling-server",
-            || async move {
-                health_status(grpc_addr, "rolecall.v1.Authorizer").await
-                    == Some(ServingStatus::Serving)
-            },
-        )
-        .await;
-        ceiling
+        let (proc, [grpc_addr]) =
+            start_on_free_ports("rolecall bench ceiling-server", args, |[grpc]| async move {
+                health_status(grpc, "rolecall.v1.Authorizer").await == Some(ServingStatus::Serving)
+            })
+            .await;
+        Self { proc, grpc_addr }
     }
 
     /// `--addr` for `rolecall bench load`.
